@@ -1,0 +1,557 @@
+//! The one-shot block behind `WaitableFuture` / `Completer`: one allocation, one state
+//! word, no lock.
+//!
+//! # States
+//!
+//! Each bit of `state` has one writer (except `TERMINATED`/`VALUE` as noted):
+//!
+//! | bit          | set by | meaning                                                          |
+//! |--------------|--------|------------------------------------------------------------------|
+//! | `TX_CLOSED`  | tx     | the completer finished: completed (with `VALUE`) or abandoned    |
+//! | `VALUE`      | tx     | the value cell holds a value for rx (rx clears it when it takes) |
+//! | `TX_GONE`    | tx     | the completer will never touch the block again                   |
+//! | `RX_CLOSED`  | rx     | the receiver was dropped (a cancellation if before `TX_CLOSED`)  |
+//! | `RX_GONE`    | rx     | the receiver will never touch the block again                    |
+//! | `RX_WAITER`  | rx     | the rx slot holds a waiter or done-callback for tx to notify     |
+//! | `TX_WAITER`  | tx     | the tx slot holds the `canceled()` waker for rx to notify        |
+//! | `TERMINATED` | rx     | the receiver returned `Ready` (fused)                            |
+//!
+//! Ownership of the cells:
+//! - value: tx's until `TX_CLOSED`; then rx's if `VALUE`, else empty.
+//! - rx slot: guarded by `RX_WAITER` / `TX_CLOSED` (see [`super::slot`]).
+//! - tx slot: guarded by `TX_WAITER` / `RX_CLOSED`.
+//! - cancel hook: always rx's.
+//!
+//! Closing a side is a compare-exchange that sets its `*_CLOSED` bit and, when the side
+//! has no slot left to empty, its `*_GONE` bit in the same step. If it won a slot (the other
+//! side's waiter) or must empty its own, it does that, then sets `*_GONE` with a second
+//! step and notifies last, outside the block. Whichever side's `*_GONE` step finds the
+//! other `*_GONE` already set frees the block. Nobody ever waits for the other side: no
+//! spinning in drop, and the block is alive for as long as either side may touch it, so
+//! "poll, then drop while the other side completes" cannot reach freed memory.
+//!
+//! ```text
+//!                      complete / drop tx                       take (poll, wait, try_take)
+//!   PENDING ─────────────────────────────────► TX_CLOSED[+VALUE] ──────────────────────► TERMINATED
+//!      │                                               │
+//!      │ drop rx (cancellation: hook runs,             │ drop rx (no hook)
+//!      │ complete() hands the value back)              ▼
+//!      └────────────────► RX_CLOSED              both GONE: block freed by the last side
+//! ```
+
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::ptr::NonNull;
+use std::task::{Poll, Waker};
+
+use super::slot::{self, SlotBits};
+use super::waiter::{block_until, Deadline, Waiter};
+use crate::error::Abandoned;
+use crate::sync::{thread, AtomicUsize, Ordering, UnsafeCell};
+
+const TX_CLOSED: usize = 1 << 0;
+const VALUE: usize = 1 << 1;
+const TX_GONE: usize = 1 << 2;
+const RX_CLOSED: usize = 1 << 3;
+const RX_GONE: usize = 1 << 4;
+const RX_WAITER: usize = 1 << 5;
+const TX_WAITER: usize = 1 << 6;
+const TERMINATED: usize = 1 << 7;
+
+/// The rx slot guards the receiver's waiter; tx's close claims it.
+const RX_SLOT: SlotBits = SlotBits {
+    waiter: RX_WAITER,
+    closed: TX_CLOSED,
+};
+/// The tx slot guards the completer's `canceled()` waker; rx's close claims it.
+const TX_SLOT: SlotBits = SlotBits {
+    waiter: TX_WAITER,
+    closed: RX_CLOSED,
+};
+
+/// A done-callback registered by `on_complete`.
+pub(crate) type DoneCallback<T> = Box<dyn FnOnce(Result<T, Abandoned>) + Send>;
+/// A cancel hook registered by `on_cancel`.
+pub(crate) type CancelHook = Box<dyn FnOnce() + Send>;
+
+/// What the receiver left in its slot.
+enum RxWaiter<T> {
+    /// A task or a blocked thread to notify.
+    Wake(Waiter),
+    /// A done-callback: the receiver handle is gone (`RX_GONE` was set with the slot).
+    Callback(DoneCallback<T>),
+}
+
+struct Block<T> {
+    state: AtomicUsize,
+    value: UnsafeCell<MaybeUninit<T>>,
+    rx_slot: UnsafeCell<Option<RxWaiter<T>>>,
+    tx_slot: UnsafeCell<Option<Waker>>,
+    cancel_hook: UnsafeCell<Option<CancelHook>>,
+}
+
+impl<T> Drop for Block<T> {
+    fn drop(&mut self) {
+        // ORDERING: the freeing side synchronised with the other side's last step.
+        if self.state.load(Ordering::Acquire) & VALUE != 0 {
+            // SAFETY: VALUE is set, so the cell holds an initialised value nobody took; we
+            // have `&mut self`, so nobody else can reach it.
+            self.value.with_mut(|v| unsafe { (*v).assume_init_drop() });
+        }
+    }
+}
+
+/// Creates a connected pair with one allocation.
+pub(crate) fn pair<T>() -> (Tx<T>, Rx<T>) {
+    let block = Box::new(Block {
+        state: AtomicUsize::new(0),
+        value: UnsafeCell::new(MaybeUninit::uninit()),
+        rx_slot: UnsafeCell::new(None),
+        tx_slot: UnsafeCell::new(None),
+        cancel_hook: UnsafeCell::new(None),
+    });
+    let ptr = NonNull::from(Box::leak(block));
+    (
+        Tx {
+            block: ptr,
+            _owns: PhantomData,
+        },
+        Rx {
+            block: ptr,
+            _owns: PhantomData,
+        },
+    )
+}
+
+/// Frees the block.
+///
+/// # Safety
+/// - Both sides have published `*_GONE` (or the caller observed the other side's and never
+///   published its own): nobody will touch the block again.
+unsafe fn free<T>(block: NonNull<Block<T>>) {
+    // SAFETY: allocated by `Box` in `pair`; the last reference (this function's contract).
+    drop(unsafe { Box::from_raw(block.as_ptr()) });
+}
+
+/// The completing side.
+pub(crate) struct Tx<T> {
+    block: NonNull<Block<T>>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the block is shared only through the state protocol above; a `T` crosses threads
+// (from tx to rx), so `T: Send` is required and sufficient.
+unsafe impl<T: Send> Send for Tx<T> {}
+// SAFETY: `&Tx` only reads the atomic state word.
+unsafe impl<T: Send> Sync for Tx<T> {}
+// The handle is a pointer; nothing is pinned through it.
+impl<T> Unpin for Tx<T> {}
+
+impl<T> Tx<T> {
+    fn block(&self) -> &Block<T> {
+        // SAFETY: while a `Tx` exists it has not published TX_GONE, so the block is alive.
+        unsafe { self.block.as_ref() }
+    }
+
+    /// Whether the receiver was dropped before completion.
+    pub(crate) fn is_canceled(&self) -> bool {
+        // ORDERING: Acquire so that a caller who sees the cancellation sees what the
+        // receiving side did before dropping.
+        self.block().state.load(Ordering::Acquire) & RX_CLOSED != 0
+    }
+
+    /// Completes with `value`, or hands it back if the receiver is gone.
+    pub(crate) fn complete(self, value: T) -> Result<(), T> {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used again and never dropped.
+        unsafe { this.close(Some(value)) }
+    }
+
+    /// Polls for the receiver's cancellation, registering `waker` if it has not happened.
+    pub(crate) fn poll_canceled(&mut self, waker: &Waker) -> Poll<()> {
+        let block = self.block();
+        // SAFETY: tx is the waiting side of the tx slot.
+        let registered = unsafe {
+            slot::register(
+                &block.state,
+                &block.tx_slot,
+                TX_SLOT,
+                |w| w.will_wake(waker),
+                || waker.clone(),
+            )
+        };
+        match registered {
+            Ok(()) => Poll::Pending,
+            Err(_) => Poll::Ready(()),
+        }
+    }
+
+    /// Withdraws a waker left by `poll_canceled`, so no task is kept alive by it.
+    pub(crate) fn forget_canceled_waker(&mut self) {
+        let block = self.block();
+        if TX_SLOT.reclaim(&block.state).is_ok() {
+            // SAFETY: `reclaim` returned Ok: the tx slot is ours.
+            drop(unsafe { slot::take(&block.tx_slot) });
+        }
+    }
+
+    /// Turns the handle into a pointer for a C callback's `user_data`.
+    pub(crate) fn into_raw(self) -> *mut () {
+        ManuallyDrop::new(self).block.as_ptr().cast()
+    }
+
+    /// Rebuilds a handle from [`Tx::into_raw`].
+    ///
+    /// # Safety
+    /// - `ptr` came from `Tx::<T>::into_raw` (same `T`) and is not used again afterwards.
+    pub(crate) unsafe fn from_raw(ptr: *mut ()) -> Self {
+        Tx {
+            // SAFETY: `into_raw` returned a non-null block pointer (this function's contract).
+            block: unsafe { NonNull::new_unchecked(ptr.cast()) },
+            _owns: PhantomData,
+        }
+    }
+
+    /// Finishes the tx side: delivers `value` (or an abandonment for `None`), notifies
+    /// the receiver, and frees the block if rx is already gone.
+    ///
+    /// # Safety
+    /// - Called once, as the last use of this `Tx`.
+    unsafe fn close(&self, value: Option<T>) -> Result<(), T> {
+        let ptr = self.block;
+        let block = self.block();
+        let has_value = value.is_some();
+        if let Some(v) = value {
+            // SAFETY: TX_CLOSED is not set yet, so tx owns the value cell.
+            block.value.with_mut(|cell| unsafe { (*cell).write(v) });
+        }
+        // ORDERING: Acquire so that RX_CLOSED / RX_WAITER come with the slots' contents.
+        let mut s = block.state.load(Ordering::Acquire);
+        let (reclaim_own, claim_rx) = loop {
+            if s & RX_CLOSED != 0 {
+                // The receiver is gone first: the value never became rx's; take it back.
+                // SAFETY: TX_CLOSED was never set, so the cell is still ours and holds the
+                // value we wrote above iff `has_value`.
+                let back = has_value
+                    .then(|| block.value.with_mut(|cell| unsafe { (*cell).assume_init_read() }));
+                // The tx slot, if TX_WAITER is set, was claimed by rx's close; not ours.
+                let last = s & RX_GONE != 0
+                    // ORDERING: AcqRel: release our last accesses to whoever frees, or
+                    // acquire rx's if we free.
+                    || block.state.fetch_or(TX_CLOSED | TX_GONE, Ordering::AcqRel) & RX_GONE != 0;
+                if last {
+                    // SAFETY: RX_GONE was set and we never touch the block again.
+                    unsafe { free(ptr) };
+                }
+                return back.map_or(Ok(()), Err);
+            }
+            let reclaim_own = s & TX_WAITER != 0;
+            let claim_rx = s & RX_WAITER != 0;
+            let mut new = (s & !TX_WAITER) | TX_CLOSED;
+            if has_value {
+                new |= VALUE;
+            }
+            if !(reclaim_own || claim_rx) {
+                new |= TX_GONE;
+            }
+            // ORDERING: Release publishes the value to rx; Acquire takes the slots.
+            match block
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break (reclaim_own, claim_rx),
+                Err(actual) => s = actual,
+            }
+        };
+        if !(reclaim_own || claim_rx) {
+            // TX_GONE is published: the block may already be freed by rx.
+            return Ok(());
+        }
+        // SAFETY: we cleared TX_WAITER while RX_CLOSED was clear: our own slot is ours.
+        let own = reclaim_own.then(|| unsafe { slot::take(&block.tx_slot) });
+        // SAFETY: we set TX_CLOSED while RX_WAITER was set: the rx slot is ours.
+        let waiter = claim_rx.then(|| unsafe { slot::take(&block.rx_slot) }).flatten();
+        if let Some(RxWaiter::Callback(callback)) = waiter {
+            // A done-callback is only stored together with RX_GONE: we are the last side.
+            let result = if has_value {
+                // ORDERING: nobody else touches the block; clear VALUE so `free` does not
+                // drop what we move out.
+                block.state.fetch_and(!VALUE, Ordering::Relaxed);
+                // SAFETY: we wrote the value above; rx is gone and never reads it.
+                Ok(block.value.with_mut(|cell| unsafe { (*cell).assume_init_read() }))
+            } else {
+                Err(Abandoned)
+            };
+            // SAFETY: RX_GONE is set (a callback is stored only with it) and this is our
+            // last access.
+            unsafe { free(ptr) };
+            drop(own);
+            callback(result);
+            return Ok(());
+        }
+        // ORDERING: AcqRel: release our slot accesses / acquire rx's before freeing.
+        if block.state.fetch_or(TX_GONE, Ordering::AcqRel) & RX_GONE != 0 {
+            // SAFETY: both sides are gone now.
+            unsafe { free(ptr) };
+        }
+        // Notify outside the block, after our last access to it.
+        drop(own);
+        if let Some(RxWaiter::Wake(w)) = waiter {
+            w.notify();
+        }
+        Ok(())
+    }
+}
+
+impl<T> Drop for Tx<T> {
+    fn drop(&mut self) {
+        // SAFETY: drop is the last use of this Tx.
+        let _ = unsafe { self.close(None) };
+    }
+}
+
+/// The receiving side.
+pub(crate) struct Rx<T> {
+    block: NonNull<Block<T>>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: as for `Tx`: the value moves from tx to rx, so `T: Send`.
+unsafe impl<T: Send> Send for Rx<T> {}
+// SAFETY: `&Rx` only reads the atomic state word.
+unsafe impl<T: Send> Sync for Rx<T> {}
+// The handle is a pointer; nothing is pinned through it.
+impl<T> Unpin for Rx<T> {}
+
+impl<T> Rx<T> {
+    fn block(&self) -> &Block<T> {
+        // SAFETY: while an `Rx` exists it has not published RX_GONE, so the block is alive.
+        unsafe { self.block.as_ref() }
+    }
+
+    /// Whether a value or an abandonment has arrived (taken or not).
+    pub(crate) fn is_complete(&self) -> bool {
+        // ORDERING: Acquire: a caller who sees completion may take the value next.
+        self.block().state.load(Ordering::Acquire) & TX_CLOSED != 0
+    }
+
+    /// Whether `Ready` was returned.
+    pub(crate) fn is_terminated(&self) -> bool {
+        // ORDERING: only rx writes TERMINATED; Relaxed reads its own writes.
+        self.block().state.load(Ordering::Relaxed) & TERMINATED != 0
+    }
+
+    /// Takes the result after TX_CLOSED was observed in `s`. After the first call the
+    /// receiver is terminated and later calls return `Err(Abandoned)`.
+    fn take(&mut self, s: usize) -> Result<T, Abandoned> {
+        let block = self.block();
+        debug_assert!(s & TX_CLOSED != 0);
+        if s & VALUE != 0 {
+            // SAFETY: TX_CLOSED and VALUE are set and only rx clears VALUE: the cell is
+            // ours and initialised; `&mut self` rules out a concurrent take.
+            let value = block
+                .value
+                .with_mut(|cell| unsafe { (*cell).assume_init_read() });
+            // ORDERING: tx may still be publishing TX_GONE, hence an RMW; TERMINATED is
+            // clear whenever VALUE is set, so one xor clears one and sets the other.
+            block.state.fetch_xor(VALUE | TERMINATED, Ordering::AcqRel);
+            Ok(value)
+        } else {
+            if s & TERMINATED == 0 {
+                // ORDERING: as above.
+                block.state.fetch_or(TERMINATED, Ordering::AcqRel);
+            }
+            Err(Abandoned)
+        }
+    }
+
+    /// Returns the result if the completer has finished, else registers `waiter`.
+    fn poll_register(
+        &mut self,
+        keep: impl FnOnce(&Waiter) -> bool,
+        make: impl FnOnce() -> Waiter,
+    ) -> Poll<Result<T, Abandoned>> {
+        let block = self.block();
+        // ORDERING: Acquire pairs with tx's Release of TX_CLOSED (and the value).
+        let s = block.state.load(Ordering::Acquire);
+        if s & TX_CLOSED != 0 {
+            return Poll::Ready(self.take(s));
+        }
+        // SAFETY: rx is the waiting side of the rx slot.
+        let registered = unsafe {
+            slot::register(
+                &block.state,
+                &block.rx_slot,
+                RX_SLOT,
+                |w| matches!(w, RxWaiter::Wake(w) if keep(w)),
+                || RxWaiter::Wake(make()),
+            )
+        };
+        match registered {
+            Ok(()) => Poll::Pending,
+            Err(s) => Poll::Ready(self.take(s)),
+        }
+    }
+
+    /// Polls as a future.
+    pub(crate) fn poll(&mut self, waker: &Waker) -> Poll<Result<T, Abandoned>> {
+        self.poll_register(|w| w.will_wake(waker), || Waiter::Task(waker.clone()))
+    }
+
+    /// Takes the result if the completer has finished, without registering anything.
+    pub(crate) fn try_take(&mut self) -> Option<Result<T, Abandoned>> {
+        // ORDERING: as in `poll_register`.
+        let s = self.block().state.load(Ordering::Acquire);
+        (s & TX_CLOSED != 0).then(|| self.take(s))
+    }
+
+    /// Blocks the calling thread until the result arrives or `deadline` passes.
+    pub(crate) fn wait(&mut self, deadline: Deadline) -> Option<Result<T, Abandoned>> {
+        let me = thread::current().id();
+        let first = self.poll_register(
+            |w| matches!(w, Waiter::Thread(t) if t.id() == me),
+            Waiter::current_thread,
+        );
+        if let Poll::Ready(result) = first {
+            return Some(result);
+        }
+        if let Some(result) = block_until(deadline, || self.try_take()) {
+            return Some(result);
+        }
+        // Timed out: withdraw the thread handle unless the result raced in.
+        match RX_SLOT.reclaim(&self.block().state) {
+            Ok(_) => {
+                // SAFETY: `reclaim` returned Ok: the rx slot is ours.
+                drop(unsafe { slot::take(&self.block().rx_slot) });
+                None
+            }
+            Err(s) => Some(self.take(s)),
+        }
+    }
+
+    /// Adds a hook to run if the receiver is dropped before completion.
+    pub(crate) fn add_cancel_hook(&mut self, hook: CancelHook) {
+        // SAFETY: the cancel hook cell is always rx's; `&mut self` makes this access unique.
+        self.block().cancel_hook.with_mut(|cell| unsafe {
+            *cell = Some(match (*cell).take() {
+                None => hook,
+                Some(earlier) => Box::new(move || {
+                    earlier();
+                    hook();
+                }),
+            });
+        });
+    }
+
+    /// Consumes the receiver, delivering the result to `callback` at once if it is
+    /// available, else on the completing (or abandoning) thread.
+    pub(crate) fn on_complete(self, callback: impl FnOnce(Result<T, Abandoned>) + Send + 'static) {
+        let mut this = self;
+        if let Some(result) = this.try_take() {
+            drop(this);
+            return callback(result);
+        }
+        // The receiver stays wanted: its cancel hook must never run. Drop it now.
+        // SAFETY: the hook cell is always rx's.
+        drop(this.block().cancel_hook.with_mut(|cell| unsafe { (*cell).take() }));
+        let boxed: DoneCallback<T> = Box::new(callback);
+        let block = this.block();
+        if let Err(s) = RX_SLOT.reclaim(&block.state) {
+            // The result raced in; the slot is tx's or empty: leave it alone.
+            let result = this.take(s);
+            drop(this);
+            return boxed(result);
+        }
+        // SAFETY: `reclaim` returned Ok: the rx slot is ours. A waiter an earlier poll left
+        // is replaced and dropped here, outside any critical section.
+        drop(block.rx_slot.with_mut(|cell| unsafe { (*cell).replace(RxWaiter::Callback(boxed)) }));
+        match RX_SLOT.publish(&block.state, RX_GONE) {
+            // RX_GONE went out with the callback: this handle must never touch the block
+            // again (tx may free it at any moment).
+            Ok(()) => std::mem::forget(this),
+            Err(s) => {
+                // The result raced in before the slot was frozen: the slot is still ours.
+                // SAFETY: `publish` failed, so the waiter bit was never set.
+                let stored = unsafe { slot::take(&this.block().rx_slot) };
+                let Some(RxWaiter::Callback(callback)) = stored else {
+                    unreachable!("the slot holds the callback stored above");
+                };
+                let result = this.take(s);
+                drop(this);
+                callback(result);
+            }
+        }
+    }
+}
+
+impl<T> Drop for Rx<T> {
+    fn drop(&mut self) {
+        let ptr = self.block;
+        let block = self.block();
+        // SAFETY: the hook cell is always rx's.
+        let hook = block.cancel_hook.with_mut(|cell| unsafe { (*cell).take() });
+        // ORDERING: Acquire: TX_GONE / TX_CLOSED come with tx's last accesses.
+        let mut s = block.state.load(Ordering::Acquire);
+        let (reclaim_own, claim_tx) = loop {
+            if s & TX_GONE != 0 {
+                // SAFETY: tx is gone and so are we from here on.
+                unsafe { free(ptr) };
+                return;
+            }
+            if s & TX_CLOSED != 0 {
+                // Completed or abandoned, tx still finishing: it owns the rx slot if
+                // RX_WAITER is set, and has reclaimed its own. Just leave.
+                // ORDERING: AcqRel: our accesses happen-before tx frees the block.
+                match block.state.compare_exchange_weak(
+                    s,
+                    s | RX_CLOSED | RX_GONE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return,
+                    Err(actual) => {
+                        s = actual;
+                        continue;
+                    }
+                }
+            }
+            // Still pending: this drop is a cancellation.
+            let reclaim_own = s & RX_WAITER != 0;
+            let claim_tx = s & TX_WAITER != 0;
+            let mut new = (s & !RX_WAITER) | RX_CLOSED;
+            if !(reclaim_own || claim_tx) {
+                new |= RX_GONE;
+            }
+            // ORDERING: as above.
+            match block
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break (reclaim_own, claim_tx),
+                Err(actual) => s = actual,
+            }
+        };
+        let (own, tx_waker) = if reclaim_own || claim_tx {
+            // SAFETY: we cleared RX_WAITER while TX_CLOSED was clear: our slot is ours.
+            let own = reclaim_own.then(|| unsafe { slot::take(&block.rx_slot) });
+            // SAFETY: we set RX_CLOSED while TX_WAITER was set: the tx slot is ours.
+            let tx_waker = claim_tx.then(|| unsafe { slot::take(&block.tx_slot) }).flatten();
+            // ORDERING: AcqRel, as in tx's close.
+            if block.state.fetch_or(RX_GONE, Ordering::AcqRel) & TX_GONE != 0 {
+                // SAFETY: both sides are gone now.
+                unsafe { free(ptr) };
+            }
+            (own, tx_waker)
+        } else {
+            (None, None)
+        };
+        // Everything below runs after our last access to the block.
+        drop(own);
+        if let Some(waker) = tx_waker {
+            waker.wake();
+        }
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}

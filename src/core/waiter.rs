@@ -1,0 +1,94 @@
+//! Who is waiting: a task (a [`Waker`]) or a blocked OS thread, and the blocking wait loop.
+
+use std::task::Waker;
+use std::time::Instant;
+
+use crate::sync::thread::{self, Thread};
+
+/// Someone to notify when a wait ends: an async task or a parked thread.
+///
+/// Notifying consumes the waiter, so a notification is always done after the waiter was
+/// taken out of whatever cell held it, outside any critical section.
+#[derive(Debug)]
+pub(crate) enum Waiter {
+    /// An async task, woken through its waker.
+    Task(Waker),
+    /// A thread blocked in one of the `wait_*` methods, woken with `unpark`.
+    Thread(Thread),
+}
+
+impl Waiter {
+    /// The calling thread, for a blocking wait. Clones a reference count; never allocates.
+    pub(crate) fn current_thread() -> Self {
+        Waiter::Thread(thread::current())
+    }
+
+    /// Wakes the task or unparks the thread.
+    pub(crate) fn notify(self) {
+        match self {
+            Waiter::Task(waker) => waker.wake(),
+            Waiter::Thread(thread) => thread.unpark(),
+        }
+    }
+
+    /// Whether notifying `self` would notify the task behind `waker` (so re-registering
+    /// can keep the stored waker and skip a clone).
+    pub(crate) fn will_wake(&self, waker: &Waker) -> bool {
+        matches!(self, Waiter::Task(stored) if stored.will_wake(waker))
+    }
+}
+
+/// How long a blocking wait may last.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Deadline {
+    /// Until the event happens.
+    Never,
+    /// Until this instant at the latest.
+    At(Instant),
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now; a timeout too large for `Instant` means no deadline.
+    pub(crate) fn after(timeout: std::time::Duration) -> Self {
+        Instant::now()
+            .checked_add(timeout)
+            .map_or(Deadline::Never, Deadline::At)
+    }
+
+    /// Parks the calling thread until it is unparked, the deadline passes, or a spurious
+    /// wake-up. Returns `false` (without parking) when the deadline has already passed.
+    pub(crate) fn park(self) -> bool {
+        match self {
+            Deadline::Never => {
+                thread::park();
+                true
+            }
+            Deadline::At(at) => {
+                let now = Instant::now();
+                if now >= at {
+                    return false;
+                }
+                thread::park_timeout(at - now);
+                true
+            }
+        }
+    }
+}
+
+/// The blocking wait loop shared by every primitive.
+///
+/// `poll_done` checks for the event (it is called first, and again after each wake-up);
+/// `park` (i.e. [`Deadline::park`]) blocks. The caller has registered the current thread
+/// as a [`Waiter::Thread`] before calling, so a notification between the check and the park
+/// leaves the thread's unpark token set and the park returns at once: no lost wake-up.
+/// Returns `Some` with the result, or `None` once the deadline passed first.
+pub(crate) fn block_until<R>(deadline: Deadline, mut poll_done: impl FnMut() -> Option<R>) -> Option<R> {
+    loop {
+        if let Some(done) = poll_done() {
+            return Some(done);
+        }
+        if !deadline.park() {
+            return None;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Callback completions as futures for any executor, and as blocking waits.
+//!
+//! anywait is for library authors who wrap callback SDKs (C SDKs such as the AWS Common
+//! Runtime, librdkafka, c-ares or MQTT clients, and any API that reports completion from
+//! its own threads) and must hand their users plain Rust futures that work under *any*
+//! executor, plus blocking waits for sync callers. It depends on no runtime.
+//!
+//! # Primitives
+//!
+//! - [`waitable`], [`WaitableFuture`], [`Completer`]: a one-shot completion fired from any
+//!   thread, awaitable anywhere, blockingly waitable with a timeout, with cancellation the
+//!   SDK side can see.
+//!
+//! # Wrapping a callback SDK
+//!
+//! A typical C SDK starts an operation with a function that takes a callback and a
+//! `user_data` pointer, and later calls the callback, once, from one of its own threads:
+//!
+//! ```c
+//! int sdk_get(const char *key, void (*on_done)(void *user_data, int status), void *user_data);
+//! void sdk_cancel(int op_id);
+//! ```
+//!
+//! The binding creates a [`waitable`] pair, passes the [`Completer`] through `user_data`
+//! with [`Completer::into_raw`], and returns the [`WaitableFuture`], with an
+//! [`on_cancel`](WaitableFuture::on_cancel) hook that tells the SDK to stop if the caller
+//! drops the future:
+//!
+//! ```
+//! use std::ffi::c_void;
+//! use anywait::{Completer, WaitableFuture};
+//! # mod sdk {
+//! #     use std::ffi::c_void;
+//! #     pub type Callback = extern "C" fn(*mut c_void, i32);
+//! #     pub unsafe fn sdk_get(cb: Callback, user_data: *mut c_void) -> i32 {
+//! #         let user_data = user_data as usize;
+//! #         std::thread::spawn(move || cb(user_data as *mut c_void, 200));
+//! #         1
+//! #     }
+//! #     pub unsafe fn sdk_cancel(_op: i32) {}
+//! # }
+//!
+//! /// Runs on an SDK thread, exactly once per operation.
+//! extern "C" fn on_done(user_data: *mut c_void, status: i32) {
+//!     // SAFETY: `user_data` came from `Completer::into_raw` in `get`, and the SDK calls
+//!     // this callback exactly once per operation.
+//!     let completer = unsafe { Completer::<i32>::from_raw(user_data) };
+//!     // Never blocks, never panics; Err(status) just means the caller gave up.
+//!     let _ = completer.complete(status);
+//! }
+//!
+//! /// The binding's public API: a plain future, plus blocking waits for sync callers.
+//! pub fn get() -> WaitableFuture<i32> {
+//!     let (completer, future) = anywait::waitable();
+//!     // SAFETY: `on_done` matches the SDK's callback type and consumes `user_data` once.
+//!     let op = unsafe { sdk::sdk_get(on_done, completer.into_raw()) };
+//!     // SAFETY: `op` is a live operation id; cancelling a finished one is a no-op.
+//!     future.on_cancel(move || unsafe { sdk::sdk_cancel(op) })
+//! }
+//!
+//! // Works under any executor...
+//! assert_eq!(futures::executor::block_on(get()), Ok(200));
+//! // ...and for sync callers.
+//! assert_eq!(get().wait_blocking(), Ok(200));
+//! ```
+//!
+//! Rules of thumb the primitives are built around:
+//!
+//! 1. **Never block the SDK's thread.** [`Completer::complete`] never blocks, and
+//!    returns the value when nobody wants it.
+//! 2. **A callback that never fires is an error, not a hang.** Dropping a [`Completer`]
+//!    resolves its future with [`Abandoned`]. Make sure your `user_data` is released when
+//!    the SDK reports it will not call back (e.g. on a failed start).
+//! 3. **Tell the SDK when the caller gives up.** Use
+//!    [`on_cancel`](WaitableFuture::on_cancel), or let SDK-side work watch
+//!    [`Completer::is_canceled`] / [`Completer::canceled`].
+//! 4. **Pure Rust SDKs** that take a Rust closure need no raw pointers:
+//!    [`WaitableFuture::from_callback`] hands the completer to the closure in one
+//!    expression, even if the SDK answers synchronously.
+//! 5. **Sync callers** use [`WaitableFuture::wait_blocking`],
+//!    [`wait_timeout`](WaitableFuture::wait_timeout) or
+//!    [`on_complete`](WaitableFuture::on_complete); none needs an executor. Never wait
+//!    blockingly on the SDK thread that would fire the callback.
+#![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+mod core;
+mod error;
+mod sync;
+pub mod waitable;
+
+pub use error::{Abandoned, TryTakeError, WaitError};
+pub use waitable::{waitable, Canceled, Completer, WaitableFuture};

@@ -1,0 +1,66 @@
+//! The one place where anywait chooses between `std` and `loom`.
+//!
+//! Algorithm code imports atomics, cells, `Arc`, `Mutex` and thread parking from here
+//! and never mentions `cfg(anywait_loom)` itself. The std side offers loom's API
+//! (`UnsafeCell::with` / `with_mut`) so the two are drop-in replacements.
+//!
+//! The cfg is crate-prefixed (`anywait_loom`) so that a downstream `--cfg loom` never
+//! switches anywait's internals.
+
+#![allow(dead_code, unused_imports)]
+
+#[cfg(not(anywait_loom))]
+mod imp {
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+
+    /// `std::cell::UnsafeCell` with loom's closure-based access API.
+    #[derive(Debug, Default)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    pub(crate) mod thread {
+        pub(crate) use std::thread::{current, park, park_timeout, spawn, yield_now, Thread};
+    }
+}
+
+#[cfg(anywait_loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+    pub(crate) mod thread {
+        pub(crate) use loom::thread::{current, park, spawn, yield_now, Thread};
+
+        /// loom has no clock: a timed park is modelled as a park that returns at once,
+        /// which `std` allows too (spurious wake-up), so every caller already handles it.
+        pub(crate) fn park_timeout(_dur: std::time::Duration) {
+            loom::thread::yield_now();
+        }
+    }
+}
+
+pub(crate) use imp::*;
