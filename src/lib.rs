@@ -92,3 +92,8 @@ pub mod waitable;
 
 pub use error::{Abandoned, TryTakeError, WaitError};
 pub use waitable::{waitable, Canceled, Completer, WaitableFuture};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
