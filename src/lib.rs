@@ -10,6 +10,9 @@
 //! - [`waitable`], [`WaitableFuture`], [`Completer`]: a one-shot completion fired from any
 //!   thread, awaitable anywhere, blockingly waitable with a timeout, with cancellation the
 //!   SDK side can see.
+//! - [`AsyncEvent`]: a latched event (Python's `threading.Event`) that any thread sets and
+//!   any number of tasks and threads wait on, with no polling and no helper threads.
+//!   [`EventSetter`] carries it through a C callback's `user_data`.
 //!
 //! # Wrapping a callback SDK
 //!
@@ -87,10 +90,12 @@
 
 mod core;
 mod error;
+pub mod event;
 mod sync;
 pub mod waitable;
 
 pub use error::{Abandoned, TryTakeError, WaitError};
+pub use event::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
 pub use waitable::{waitable, Canceled, Completer, WaitableFuture};
 
 /// The README's example, compiled and run as a doctest.

@@ -64,3 +64,18 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// Declares a `const fn` that is a plain `fn` under loom, whose types have no const
+/// constructors. Keeps `AsyncEvent::new` usable in a `static` without a cfg at each site.
+macro_rules! const_fn_unless_loom {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident() -> $ret:ty $body:block) => {
+        #[cfg(not(anywait_loom))]
+        $(#[$meta])*
+        $vis const fn $name() -> $ret $body
+
+        #[cfg(anywait_loom)]
+        $(#[$meta])*
+        $vis fn $name() -> $ret $body
+    };
+}
+pub(crate) use const_fn_unless_loom;

@@ -1,0 +1,620 @@
+//! [`AsyncEvent`]: a latched event that any thread sets and any number of tasks and
+//! threads wait on — Python's `threading.Event`, for any executor.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use anywait::AsyncEvent;
+//!
+//! let shutdown = Arc::new(AsyncEvent::new());
+//!
+//! // Tasks on any executor, and plain threads, wait for it...
+//! let task = shutdown.clone().wait_owned();
+//! let waiter = {
+//!     let shutdown = shutdown.clone();
+//!     std::thread::spawn(move || shutdown.wait_blocking())
+//! };
+//!
+//! // ...and any thread (an SDK's event loop, say) sets it.
+//! std::thread::spawn(move || shutdown.set());
+//!
+//! futures::executor::block_on(task);
+//! waiter.join().unwrap();
+//! ```
+//!
+//! # Semantics
+//!
+//! - [`set`](AsyncEvent::set) latches the event and releases every current waiter at once;
+//!   waits that start while it is set complete immediately. [`clear`](AsyncEvent::clear)
+//!   unlatches it.
+//! - A wait completes if the event is set when it is first polled, **or if any `set()`
+//!   happened after the wait was created** — even if `clear()` ran before the waiter looked.
+//!   A waiter released by `set` stays released (Python: `wait()` returns `True`). A wait
+//!   created after a `clear()` waits for the next `set()`.
+//! - No lost wake-ups; no completion while unset unless a `set()` happened since the wait
+//!   was created.
+//! - [`is_set`](AsyncEvent::is_set), and [`set`](AsyncEvent::set) on an event that is
+//!   already set, are one atomic load: no lock, no waiter list.
+//! - Waiting allocates nothing: a waiter's node lives inside its pinned future, or on the
+//!   blocked thread's stack. Dropping a waiting future unlinks it in O(1) and wakes nobody.
+//! - Every waker and thread handle is woken, cloned and dropped outside the lock.
+//!
+//! # States
+//!
+//! ```text
+//!                 set(): generation += 1, wake all queued waiters
+//!        ┌──────────────────────────────────────────────────────────┐
+//!        │                                                          ▼
+//!   ┌─────────┐                                               ┌──────────┐
+//!   │  Unset  │ ◄──────────────────────────────────────────── │   Set    │ ◄─┐ set(): one
+//!   └─────────┘                   clear()                     └──────────┘ ──┘ load, no-op
+//!
+//!   A wait remembers the generation it was created in. It is done as soon as the
+//!   event is Set or the generation moved on; otherwise it queues until the next set().
+//! ```
+//!
+//! # Setting from C
+//!
+//! An SDK that reports an event through a C callback takes an [`EventSetter`] through
+//! its `user_data`: see [`EventSetter::into_raw`] and [`EventSetter::set_raw`].
+
+// Implementation: the state word holds SET (bit 0), QUEUED (bit 1: the wait queue may be
+// non-empty, so set() must lock it) and the generation (the rest), which counts set()s
+// that found the event unset. Waiters register in `core::queue::WaitQueue` with the
+// generation as their epoch; set() moves the generation on, clears QUEUED and, if QUEUED
+// was set, wakes every node of an older epoch. A waiter's admission check and its QUEUED
+// publication are one compare-exchange under the queue lock, so a set() either changes the
+// word first (the waiter sees it and does not queue) or sees QUEUED (and takes the lock,
+// after the waiter is linked). The generation wraps only after 2^62 sets.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::FusedFuture;
+use pin_project_lite::pin_project;
+
+use crate::core::queue::{NewWaiter, WaitNode, WaitQueue};
+use crate::core::waiter::Deadline;
+use crate::sync::{const_fn_unless_loom, AtomicUsize, Ordering};
+
+const SET: usize = 1;
+const QUEUED: usize = 2;
+const GENERATION_ONE: usize = 4;
+
+fn generation(state: usize) -> usize {
+    state >> 2
+}
+
+/// A latched event: [`set`](Self::set) by any thread, awaited by any number of tasks on
+/// any executor and waited on by any number of threads.
+///
+/// `Send + Sync`; usable as a `static`, inside an `Arc`, or borrowed.
+///
+/// # Examples
+///
+/// ```
+/// use anywait::AsyncEvent;
+///
+/// static READY: AsyncEvent = AsyncEvent::new();
+///
+/// std::thread::spawn(|| READY.set());
+/// pollster::block_on(READY.wait());
+/// assert!(READY.is_set());
+/// ```
+pub struct AsyncEvent {
+    state: AtomicUsize,
+    queue: WaitQueue,
+}
+
+impl AsyncEvent {
+    const_fn_unless_loom! {
+        /// A new, unset event. A `const fn`, so it can initialise a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let event = anywait::AsyncEvent::new();
+        /// assert!(!event.is_set());
+        /// ```
+        pub fn new() -> AsyncEvent {
+            AsyncEvent {
+                state: AtomicUsize::new(0),
+                queue: WaitQueue::new(),
+            }
+        }
+    }
+
+    /// Whether the event is set. One atomic load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = anywait::AsyncEvent::new();
+    /// event.set();
+    /// assert!(event.is_set());
+    /// ```
+    pub fn is_set(&self) -> bool {
+        // ORDERING: Acquire: whoever sees the event set sees what the setter did before.
+        self.state.load(Ordering::Acquire) & SET != 0
+    }
+
+    /// Sets the event and releases every current waiter; later waits complete at once
+    /// until [`clear`](Self::clear). On an event that is already set this is one atomic
+    /// load and does nothing else.
+    ///
+    /// Never blocks on waiters (it briefly takes the internal queue lock, only when some
+    /// are queued, and wakes them after releasing it), so it is safe on an SDK's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = anywait::AsyncEvent::new();
+    /// event.set();
+    /// event.set(); // no-op
+    /// assert!(event.wait_timeout(std::time::Duration::ZERO));
+    /// ```
+    pub fn set(&self) {
+        // ORDERING: Acquire for the early return (as `is_set`).
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if s & SET != 0 {
+                return;
+            }
+            let new = (s.wrapping_add(GENERATION_ONE) | SET) & !QUEUED;
+            // ORDERING: Release: waiters that see the new generation see the setter's
+            // writes; Acquire: QUEUED comes with the waiters' registration.
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    if s & QUEUED != 0 {
+                        self.queue.notify_before(generation(new));
+                    }
+                    return;
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Unsets the event. Waits created after this wait for the next [`set`](Self::set);
+    /// waits created before it that a `set()` already released stay released.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = anywait::AsyncEvent::new();
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.is_set());
+    /// ```
+    pub fn clear(&self) {
+        // ORDERING: Release/Acquire so clear() is ordered with set()s around it.
+        self.state.fetch_and(!SET, Ordering::AcqRel);
+    }
+
+    /// A future that completes when the event is set (see the module docs for the exact
+    /// rule). `Output = ()`; also a [`FusedFuture`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before completion unregisters it in O(1); no other waiter is affected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = anywait::AsyncEvent::new();
+    /// let wait = event.wait(); // created before the set()
+    /// event.set();
+    /// event.clear();
+    /// pollster::block_on(wait); // still completes: a set() happened since creation
+    /// ```
+    pub fn wait(&self) -> EventWait<'_> {
+        EventWait {
+            inner: Wait::new(self),
+        }
+    }
+
+    /// Like [`wait`](Self::wait), but owns a reference to the event, for `'static` tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let event = Arc::new(anywait::AsyncEvent::new());
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let task = runtime.spawn(event.wait_owned());
+    /// event.set();
+    /// runtime.block_on(task).unwrap();
+    /// ```
+    pub fn wait_owned(self: &Arc<Self>) -> OwnedEventWait {
+        OwnedEventWait {
+            inner: Wait::new(Arc::clone(self)),
+        }
+    }
+
+    /// Blocks the calling thread until the event is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let event = Arc::new(anywait::AsyncEvent::new());
+    /// let setter = event.clone();
+    /// std::thread::spawn(move || setter.set());
+    /// event.wait_blocking();
+    /// assert!(event.is_set());
+    /// ```
+    pub fn wait_blocking(&self) {
+        self.wait_until(self.generation(), Deadline::Never);
+    }
+
+    /// Blocks for at most `timeout`. Returns `true` when released by the event, `false`
+    /// on timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event = anywait::AsyncEvent::new();
+    /// assert!(!event.wait_timeout(Duration::from_millis(1)));
+    /// event.set();
+    /// assert!(event.wait_timeout(Duration::from_millis(1)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(self.generation(), Deadline::after(timeout))
+    }
+
+    /// Blocks until `deadline` at the latest. Returns `true` when released by the event,
+    /// `false` on timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let event = anywait::AsyncEvent::new();
+    /// assert!(!event.wait_deadline(Instant::now() + Duration::from_millis(1)));
+    /// ```
+    pub fn wait_deadline(&self, deadline: Instant) -> bool {
+        self.wait_until(self.generation(), Deadline::At(deadline))
+    }
+
+    fn generation(&self) -> usize {
+        // ORDERING: Acquire, as `is_set`.
+        generation(self.state.load(Ordering::Acquire))
+    }
+
+    /// Whether a wait created in generation `created` is done: lock-free.
+    fn released(&self, created: usize) -> bool {
+        // ORDERING: Acquire, as `is_set`.
+        let s = self.state.load(Ordering::Acquire);
+        s & SET != 0 || generation(s) != created
+    }
+
+    /// Under the queue lock: `None` if a wait created in `created` is done, else publishes
+    /// QUEUED and returns the epoch to queue with.
+    fn admit(&self, created: usize) -> Option<usize> {
+        // ORDERING: Acquire, as `is_set`.
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if s & SET != 0 || generation(s) != created {
+                return None;
+            }
+            if s & QUEUED != 0 {
+                return Some(created);
+            }
+            // ORDERING: AcqRel pairs with set()'s compare-exchange on the same word.
+            match self
+                .state
+                .compare_exchange_weak(s, s | QUEUED, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(created),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    fn wait_until(&self, created: usize, deadline: Deadline) -> bool {
+        if self.released(created) {
+            return true;
+        }
+        let node = std::pin::pin!(WaitNode::new());
+        self.queue
+            .wait(node.as_ref(), deadline, || self.admit(created))
+    }
+}
+
+impl Default for AsyncEvent {
+    fn default() -> Self {
+        AsyncEvent::new()
+    }
+}
+
+impl fmt::Debug for AsyncEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncEvent")
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The shared body of [`EventWait`] and [`OwnedEventWait`].
+    struct Wait<E: Deref<Target = AsyncEvent>> {
+        event: E,
+        created: usize,
+        done: bool,
+        #[pin]
+        node: WaitNode,
+    }
+
+    impl<E: Deref<Target = AsyncEvent>> PinnedDrop for Wait<E> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.event.queue.remove(this.node.as_ref());
+        }
+    }
+}
+
+impl<E: Deref<Target = AsyncEvent>> Wait<E> {
+    fn new(event: E) -> Self {
+        let created = event.generation();
+        Wait {
+            event,
+            created,
+            done: false,
+            node: WaitNode::new(),
+        }
+    }
+
+    fn poll_wait(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if *this.done {
+            return Poll::Ready(());
+        }
+        let event: &AsyncEvent = this.event;
+        let created = *this.created;
+        let node = this.node.as_ref();
+        // Before the first registration a lock-free check suffices.
+        let ready = (!node.is_linked() && event.released(created))
+            || event
+                .queue
+                .poll(node, NewWaiter::Task(cx.waker()), || event.admit(created))
+                .is_ready();
+        if ready {
+            *this.done = true;
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+pin_project! {
+    /// The future returned by [`AsyncEvent::wait`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = anywait::AsyncEvent::new();
+    /// event.set();
+    /// let wait: anywait::EventWait<'_> = event.wait();
+    /// futures::executor::block_on(wait);
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct EventWait<'a> {
+        #[pin]
+        inner: Wait<&'a AsyncEvent>,
+    }
+}
+
+pin_project! {
+    /// The future returned by [`AsyncEvent::wait_owned`]: `'static`, holds an
+    /// `Arc<AsyncEvent>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let event = Arc::new(anywait::AsyncEvent::new());
+    /// let wait: anywait::OwnedEventWait = event.wait_owned();
+    /// event.set();
+    /// smol::block_on(wait);
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct OwnedEventWait {
+        #[pin]
+        inner: Wait<Arc<AsyncEvent>>,
+    }
+}
+
+impl Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().inner.poll_wait(cx)
+    }
+}
+
+impl FusedFuture for EventWait<'_> {
+    fn is_terminated(&self) -> bool {
+        self.inner.done
+    }
+}
+
+impl Future for OwnedEventWait {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().inner.poll_wait(cx)
+    }
+}
+
+impl FusedFuture for OwnedEventWait {
+    fn is_terminated(&self) -> bool {
+        self.inner.done
+    }
+}
+
+impl fmt::Debug for EventWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWait").field("done", &self.inner.done).finish()
+    }
+}
+
+impl fmt::Debug for OwnedEventWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedEventWait")
+            .field("done", &self.inner.done)
+            .finish()
+    }
+}
+
+/// A handle that sets an [`AsyncEvent`], for SDKs that signal through a C callback.
+///
+/// It keeps the event alive (an `Arc`), so the SDK may fire after every waiter is gone.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use anywait::{AsyncEvent, EventSetter};
+///
+/// let event = Arc::new(AsyncEvent::new());
+/// let setter = EventSetter::new(&event);
+/// std::thread::spawn(move || setter.set());
+/// event.wait_blocking();
+/// ```
+#[derive(Clone, Debug)]
+pub struct EventSetter {
+    event: Arc<AsyncEvent>,
+}
+
+impl EventSetter {
+    /// A setter for `event`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let event = Arc::new(anywait::AsyncEvent::new());
+    /// let setter = anywait::EventSetter::new(&event);
+    /// setter.set();
+    /// assert!(event.is_set());
+    /// ```
+    pub fn new(event: &Arc<AsyncEvent>) -> Self {
+        EventSetter {
+            event: Arc::clone(event),
+        }
+    }
+
+    /// Sets the event; see [`AsyncEvent::set`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let event = Arc::new(anywait::AsyncEvent::new());
+    /// anywait::EventSetter::new(&event).set();
+    /// assert!(event.is_set());
+    /// ```
+    pub fn set(&self) {
+        self.event.set();
+    }
+
+    /// Turns the setter into a pointer for a C callback's `user_data`. The pointer owns one
+    /// reference to the event: release it exactly once with [`EventSetter::from_raw`] (for
+    /// instance in the SDK's "user data destroy" callback). While it is alive, a callback
+    /// that may fire any number of times sets the event with [`EventSetter::set_raw`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::ffi::c_void;
+    /// use std::sync::Arc;
+    /// use anywait::{AsyncEvent, EventSetter};
+    ///
+    /// // The SDK's callback, fired from its own thread, possibly many times.
+    /// extern "C" fn on_shutdown(user_data: *const c_void) {
+    ///     // SAFETY: `user_data` came from `EventSetter::into_raw` and is released only
+    ///     // after the SDK promised not to call back again.
+    ///     unsafe { EventSetter::set_raw(user_data) };
+    /// }
+    ///
+    /// let event = Arc::new(AsyncEvent::new());
+    /// let user_data = EventSetter::new(&event).into_raw() as usize;
+    /// std::thread::spawn(move || {
+    ///     on_shutdown(user_data as *const c_void);
+    ///     on_shutdown(user_data as *const c_void);
+    ///     // The SDK's destroy callback releases the reference, exactly once.
+    ///     // SAFETY: from `into_raw`, released once, never used again.
+    ///     drop(unsafe { EventSetter::from_raw(user_data as *const c_void) });
+    /// });
+    /// event.wait_blocking();
+    /// ```
+    pub fn into_raw(self) -> *const std::ffi::c_void {
+        Arc::into_raw(self.event).cast()
+    }
+
+    /// Rebuilds the setter from [`EventSetter::into_raw`], taking back its reference.
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` came from `EventSetter::into_raw` and has not been passed to `from_raw` yet.
+    /// - It is not used (by `from_raw` or `set_raw`) after this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = std::sync::Arc::new(anywait::AsyncEvent::new());
+    /// let raw = anywait::EventSetter::new(&event).into_raw();
+    /// // SAFETY: from `into_raw`, used once.
+    /// let setter = unsafe { anywait::EventSetter::from_raw(raw) };
+    /// setter.set();
+    /// assert!(event.is_set());
+    /// ```
+    pub unsafe fn from_raw(ptr: *const std::ffi::c_void) -> EventSetter {
+        EventSetter {
+            // SAFETY: forwarded from this function's contract: the pointer owns a
+            // reference made by `Arc::into_raw`.
+            event: unsafe { Arc::from_raw(ptr.cast::<AsyncEvent>()) },
+        }
+    }
+
+    /// Sets the event through a pointer from [`EventSetter::into_raw`] without consuming
+    /// it: for C callbacks that fire repeatedly with the same `user_data`.
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` came from `EventSetter::into_raw` and has not been released with
+    ///   `from_raw` yet (nor is it released concurrently with this call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = std::sync::Arc::new(anywait::AsyncEvent::new());
+    /// let raw = anywait::EventSetter::new(&event).into_raw();
+    /// // SAFETY: `raw` is alive until the `from_raw` below.
+    /// unsafe { anywait::EventSetter::set_raw(raw) };
+    /// assert!(event.is_set());
+    /// // SAFETY: released exactly once.
+    /// drop(unsafe { anywait::EventSetter::from_raw(raw) });
+    /// ```
+    pub unsafe fn set_raw(ptr: *const std::ffi::c_void) {
+        // SAFETY: the pointer holds a live reference (this function's contract), so the
+        // event outlives this borrow.
+        let event = unsafe { &*ptr.cast::<AsyncEvent>() };
+        event.set();
+    }
+}
