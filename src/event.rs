@@ -348,8 +348,9 @@ impl fmt::Debug for AsyncEvent {
 }
 
 pin_project! {
-    /// The shared body of [`EventWait`] and [`OwnedEventWait`].
-    struct Wait<E: Deref<Target = AsyncEvent>> {
+    /// The shared body of [`EventWait`], [`OwnedEventWait`] and every other future that
+    /// waits for an `AsyncEvent` (e.g. `SharedWaitable`): the waiter node lives here.
+    pub(crate) struct Wait<E: Deref<Target = AsyncEvent>> {
         event: E,
         created: usize,
         done: bool,
@@ -366,7 +367,8 @@ pin_project! {
 }
 
 impl<E: Deref<Target = AsyncEvent>> Wait<E> {
-    fn new(event: E) -> Self {
+    /// A wait on `event`, created now (this fixes the generation it waits past).
+    pub(crate) fn new(event: E) -> Self {
         let created = event.generation();
         Wait {
             event,
@@ -376,7 +378,18 @@ impl<E: Deref<Target = AsyncEvent>> Wait<E> {
         }
     }
 
-    fn poll_wait(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    /// The event this waits on.
+    pub(crate) fn source(&self) -> &E {
+        &self.event
+    }
+
+    /// Whether `poll_wait` has returned `Ready`.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Polls the wait; `Ready` once released (and on every poll after that).
+    pub(crate) fn poll_wait(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
         if *this.done {
             return Poll::Ready(());
@@ -447,7 +460,7 @@ impl Future for EventWait<'_> {
 
 impl FusedFuture for EventWait<'_> {
     fn is_terminated(&self) -> bool {
-        self.inner.done
+        self.inner.is_done()
     }
 }
 
@@ -461,20 +474,20 @@ impl Future for OwnedEventWait {
 
 impl FusedFuture for OwnedEventWait {
     fn is_terminated(&self) -> bool {
-        self.inner.done
+        self.inner.is_done()
     }
 }
 
 impl fmt::Debug for EventWait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventWait").field("done", &self.inner.done).finish()
+        f.debug_struct("EventWait").field("done", &self.inner.is_done()).finish()
     }
 }
 
 impl fmt::Debug for OwnedEventWait {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedEventWait")
-            .field("done", &self.inner.done)
+            .field("done", &self.inner.is_done())
             .finish()
     }
 }

@@ -13,6 +13,10 @@
 //! - [`AsyncEvent`]: a latched event (Python's `threading.Event`) that any thread sets and
 //!   any number of tasks and threads wait on, with no polling and no helper threads.
 //!   [`EventSetter`] carries it through a C callback's `user_data`.
+//! - [`SharedWaitable`] (from [`WaitableFuture::shared`]): one result for any number of
+//!   waiting tasks and threads, with any number of done-callbacks.
+//! - [`timeout`](crate::time::timeout) and `WaitableFuture::with_timeout` (feature
+//!   `timer`): deadlines that work under every executor, on `async-io`'s timer.
 //!
 //! # Wrapping a callback SDK
 //!
@@ -91,11 +95,18 @@
 mod core;
 mod error;
 pub mod event;
+pub mod shared;
 mod sync;
+#[cfg(feature = "timer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "timer")))]
+pub mod time;
 pub mod waitable;
 
 pub use error::{Abandoned, TryTakeError, WaitError};
 pub use event::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
+pub use shared::SharedWaitable;
+#[cfg(feature = "timer")]
+pub use time::{timeout, Timeout};
 pub use waitable::{waitable, Canceled, Completer, WaitableFuture};
 
 /// The README's example, compiled and run as a doctest.
