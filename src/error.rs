@@ -102,3 +102,80 @@ impl From<Abandoned> for TryTakeError {
         TryTakeError::Abandoned
     }
 }
+
+/// A closure run on a waiter thread panicked (or, rarely, could not be run at all).
+///
+/// The panic was caught on the pool thread, which survives it; the payload is kept so the
+/// caller can inspect it or re-raise it with [`std::panic::resume_unwind`].
+///
+/// # Examples
+///
+/// ```
+/// let task = anywait::run_blocking(|_token| -> u32 { panic!("boom") });
+/// let err = task.wait_blocking().unwrap_err();
+/// assert_eq!(err.message(), Some("boom"));
+/// ```
+pub struct Panicked {
+    payload: Box<dyn std::any::Any + Send>,
+}
+
+impl Panicked {
+    pub(crate) fn from_payload(payload: Box<dyn std::any::Any + Send>) -> Self {
+        Panicked { payload }
+    }
+
+    /// The panic message, when the payload is a string (as with `panic!("...")`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = anywait::run_blocking(|_| -> () { panic!("code {}", 7) })
+    ///     .wait_blocking()
+    ///     .unwrap_err();
+    /// assert_eq!(err.message(), Some("code 7"));
+    /// ```
+    pub fn message(&self) -> Option<&str> {
+        panic_message(&*self.payload)
+    }
+
+    /// The panic payload, e.g. to re-raise it with [`std::panic::resume_unwind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = anywait::run_blocking(|_| -> () { std::panic::panic_any(42u8) })
+    ///     .wait_blocking()
+    ///     .unwrap_err();
+    /// assert_eq!(err.into_payload().downcast_ref::<u8>(), Some(&42));
+    /// ```
+    pub fn into_payload(self) -> Box<dyn std::any::Any + Send> {
+        self.payload
+    }
+}
+
+/// The message of a panic payload that is a `&str` or a `String`.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+impl fmt::Debug for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Panicked")
+            .field("message", &self.message())
+            .finish()
+    }
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.message() {
+            Some(message) => write!(f, "the blocking closure panicked: {message}"),
+            None => f.write_str("the blocking closure panicked"),
+        }
+    }
+}
+
+impl std::error::Error for Panicked {}

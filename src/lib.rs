@@ -15,6 +15,9 @@
 //!   [`EventSetter`] carries it through a C callback's `user_data`.
 //! - [`SharedWaitable`] (from [`WaitableFuture::shared`]): one result for any number of
 //!   waiting tasks and threads, with any number of done-callbacks.
+//! - the cancellable waiter ([`wait_on`], [`Waiters::wait_on_keyed`], [`run_blocking`]):
+//!   foreign *blocking* waits and blocking work as cancellable futures, on a [`Waiters`]
+//!   pool with its own thread limit, one helper per foreign event, prompt cancellation.
 //! - [`timeout`](crate::time::timeout) and `WaitableFuture::with_timeout` (feature
 //!   `timer`): deadlines that work under every executor, on `async-io`'s timer.
 //!
@@ -92,6 +95,8 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+#[cfg(test)]
+mod tests;
 mod core;
 mod error;
 pub mod event;
@@ -101,13 +106,17 @@ mod sync;
 #[cfg_attr(docsrs, doc(cfg(feature = "timer")))]
 pub mod time;
 pub mod waitable;
+pub mod waiter;
 
-pub use error::{Abandoned, TryTakeError, WaitError};
+pub use error::{Abandoned, Panicked, TryTakeError, WaitError};
 pub use event::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
 pub use shared::SharedWaitable;
 #[cfg(feature = "timer")]
 pub use time::{timeout, Timeout};
 pub use waitable::{waitable, Canceled, Completer, WaitableFuture};
+pub use waiter::{
+    run_blocking, wait_on, BlockingTask, CancelToken, ForeignWait, Waiters, WaitersBuilder,
+};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -42,7 +42,7 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use std::thread::{current, park, park_timeout, spawn, yield_now, Thread};
+        pub(crate) use std::thread::{current, park, park_timeout, spawn, yield_now, Builder, Thread};
     }
 }
 
@@ -53,7 +53,7 @@ mod imp {
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     pub(crate) mod thread {
-        pub(crate) use loom::thread::{current, park, spawn, yield_now, Thread};
+        pub(crate) use loom::thread::{current, park, spawn, yield_now, Builder, Thread};
 
         /// loom has no clock: a timed park is modelled as a park that returns at once,
         /// which `std` allows too (spurious wake-up), so every caller already handles it.

@@ -1,0 +1,637 @@
+//! The cancellable waiter: foreign *blocking* waits and blocking work as cancellable
+//! futures, on a pool of threads of its own.
+//!
+//! Some SDK signals cannot call back: a foreign event offers only a blocking
+//! `wait(timeout) -> bool`, or a C library offers only a blocking call. anywait runs them
+//! on a [`Waiters`] pool and hands out futures (and blocking waits):
+//!
+//! - [`wait_on`] / [`Waiters::wait_on`]: a helper thread waits on the foreign event in
+//!   slices (`wait_slice(slice) -> bool`), checking between slices whether anyone still
+//!   waits. Dropping the [`ForeignWait`] cancels it; the helper stops after the current
+//!   slice at the latest, or at once if an [interrupt hook](ForeignWait::with_interrupt)
+//!   can poke the foreign wait.
+//! - [`Waiters::wait_on_keyed`]: every wait on the same key (an `Arc`, by pointer identity)
+//!   shares one helper thread, and all its awaiters are released together.
+//! - [`run_blocking`] / [`Waiters::run_blocking`]: runs a closure on the pool; the
+//!   [`BlockingTask`] resolves with its result (or [`Panicked`]); dropping the task cancels
+//!   the closure's [`CancelToken`].
+//!
+//! ```
+//! use std::sync::{Arc, Condvar, Mutex};
+//! use std::time::Duration;
+//!
+//! // A foreign event that can only be waited on blockingly.
+//! struct Flag(Mutex<bool>, Condvar);
+//! impl Flag {
+//!     fn wait(&self, timeout: Duration) -> bool {
+//!         let guard = self.0.lock().unwrap();
+//!         *self.1.wait_timeout_while(guard, timeout, |set| !*set).unwrap().0
+//!     }
+//!     fn set(&self) {
+//!         *self.0.lock().unwrap() = true;
+//!         self.1.notify_all();
+//!     }
+//! }
+//!
+//! let flag = Arc::new(Flag(Mutex::new(false), Condvar::new()));
+//! let waiters = anywait::Waiters::global();
+//! // Any number of awaiters, one helper thread:
+//! let a = waiters.wait_on_keyed(&flag, |flag, slice| flag.wait(slice));
+//! let b = waiters.wait_on_keyed(&flag, |flag, slice| flag.wait(slice));
+//! flag.set();
+//! futures::executor::block_on(a);
+//! assert!(b.wait_timeout(Duration::from_secs(10)));
+//! ```
+//!
+//! # States of a foreign wait
+//!
+//! ```text
+//!   ┌────────┐ helper starts  ┌─────────┐ wait_slice(slice) = true  ┌──────────┐
+//!   │ Queued │ ─────────────► │ Waiting │ ────────────────────────► │ Signaled │ all
+//!   └────────┘  (pool limit)  └─────────┘                           └──────────┘ awaiters
+//!       │                       │  ▲  │ wait_slice = false:                      released
+//!       │ last awaiter          │  └──┘ check for cancellation, wait again
+//!       │ dropped               │ last awaiter dropped: interrupt hook runs
+//!       ▼                       ▼
+//!   ┌────────────────────────────────┐
+//!   │ Canceled: the helper leaves at │  (after its slice, or at once when interrupted)
+//!   │ its next check, key released   │
+//!   └────────────────────────────────┘
+//! ```
+//!
+//! A `wait_slice` that panics is caught: the awaiters are released (never left hanging),
+//! [`ForeignWait::panic_message`] reports it, and the pool thread survives.
+
+mod pool;
+mod registry;
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::FusedFuture;
+use pin_project_lite::pin_project;
+
+pub use self::pool::{Waiters, WaitersBuilder, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_SLICE};
+use self::pool::Pool;
+use self::registry::{Foreign, Interrupt};
+use crate::error::{panic_message, Abandoned, Panicked};
+use crate::event::{AsyncEvent, EventWait, Wait};
+use crate::waitable::{waitable, WaitableFuture};
+
+/// Waits on a foreign blocking event from the [global pool](Waiters::global): see
+/// [`Waiters::wait_on`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+///
+/// // A foreign "event": a channel that can only be received from blockingly.
+/// let (signal, foreign) = mpsc::channel::<()>();
+/// let wait = anywait::wait_on(move |slice| foreign.recv_timeout(slice).is_ok());
+/// signal.send(()).unwrap();
+/// pollster::block_on(wait);
+/// ```
+pub fn wait_on<F>(wait_slice: F) -> ForeignWait
+where
+    F: FnMut(Duration) -> bool + Send + 'static,
+{
+    Waiters::global().wait_on(wait_slice)
+}
+
+/// Runs blocking work on the [global pool](Waiters::global): see
+/// [`Waiters::run_blocking`].
+///
+/// # Examples
+///
+/// ```
+/// let task = anywait::run_blocking(|_token| std::fs::metadata("Cargo.toml").is_ok());
+/// assert_eq!(futures::executor::block_on(task).unwrap(), true);
+/// ```
+pub fn run_blocking<R, F>(f: F) -> BlockingTask<R>
+where
+    R: Send + 'static,
+    F: FnOnce(&CancelToken) -> R + Send + 'static,
+{
+    Waiters::global().run_blocking(f)
+}
+
+impl Waiters {
+    /// Turns a foreign blocking wait into a cancellable future.
+    ///
+    /// `wait_slice(slice)` must block for at most about `slice` (the pool's
+    /// [slice](WaitersBuilder::slice)) and return `true` once the foreign event is
+    /// signalled. A helper thread calls it in a loop until it returns `true` (releasing the
+    /// [`ForeignWait`]) or the `ForeignWait` is dropped (cancellation: the helper stops after
+    /// the current slice, or at once with [`ForeignWait::with_interrupt`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let pool = anywait::Waiters::builder().slice(Duration::from_millis(5)).build();
+    /// let stopped = Arc::new(AtomicBool::new(false));
+    /// let flag = stopped.clone();
+    /// let wait = pool.wait_on(move |slice| {
+    ///     std::thread::park_timeout(slice); // a foreign wait that never fires
+    ///     flag.store(true, Ordering::SeqCst);
+    ///     false
+    /// });
+    /// drop(wait); // cancel: the helper stops after its current slice
+    /// ```
+    pub fn wait_on<F>(&self, wait_slice: F) -> ForeignWait
+    where
+        F: FnMut(Duration) -> bool + Send + 'static,
+    {
+        let entry = Arc::new(Foreign::new());
+        self.start_helper(None, Arc::clone(&entry), wait_slice);
+        ForeignWait::new(entry)
+    }
+
+    /// Like [`wait_on`](Self::wait_on), de-duplicated by `key` (pointer identity of the
+    /// `Arc`): every wait on the same key shares one helper thread, and one signal releases
+    /// all of its awaiters together. The helper stops when the last awaiter is dropped, and
+    /// the pool keeps no reference to the key after that.
+    ///
+    /// The `wait_slice` of the first waiter of a key is the one the helper runs; later
+    /// waiters' closures are dropped unused (they must mean the same wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Barrier};
+    /// use std::time::Duration;
+    ///
+    /// let key = Arc::new(Barrier::new(2));
+    /// let waits: Vec<_> = (0..100)
+    ///     .map(|_| anywait::Waiters::global().wait_on_keyed(&key, |_, slice| {
+    ///         std::thread::park_timeout(slice);
+    ///         true
+    ///     }))
+    ///     .collect();
+    /// for wait in &waits {
+    ///     assert!(wait.wait_timeout(Duration::from_secs(10)));
+    /// }
+    /// ```
+    pub fn wait_on_keyed<K, F>(&self, key: &Arc<K>, mut wait_slice: F) -> ForeignWait
+    where
+        K: Send + Sync + 'static,
+        F: FnMut(&K, Duration) -> bool + Send + 'static,
+    {
+        let address = Arc::as_ptr(key) as *const () as usize;
+        let (entry, start) = self.pool.registry.attach(address);
+        if start {
+            let key = Arc::clone(key);
+            self.start_helper(Some(address), Arc::clone(&entry), move |slice| {
+                wait_slice(&key, slice)
+            });
+        }
+        ForeignWait::new(entry)
+    }
+
+    /// How many keys have a keyed wait registered (waiting, or whose helper has not left
+    /// yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = anywait::Waiters::builder().build();
+    /// assert_eq!(pool.keyed_waits(), 0);
+    /// ```
+    pub fn keyed_waits(&self) -> usize {
+        self.pool.registry.len()
+    }
+
+    fn start_helper(
+        &self,
+        key: Option<usize>,
+        entry: Arc<Foreign>,
+        mut wait_slice: impl FnMut(Duration) -> bool + Send + 'static,
+    ) {
+        let pool = Arc::clone(&self.pool);
+        self.pool.submit(Box::new(move || {
+            let leave = |pool: &Pool| {
+                if let Some(key) = key {
+                    pool.registry.leave(key, &entry);
+                }
+            };
+            while !entry.is_canceled() {
+                match panic::catch_unwind(AssertUnwindSafe(|| wait_slice(pool.slice))) {
+                    Ok(false) => continue,
+                    Ok(true) => {
+                        // Leave first: a wait that starts after the signal gets a fresh
+                        // helper instead of a stale "signalled".
+                        leave(&pool);
+                        entry.signaled.set();
+                        return;
+                    }
+                    Err(payload) => {
+                        leave(&pool);
+                        let message = panic_message(&*payload)
+                            .unwrap_or("the foreign wait panicked")
+                            .to_string();
+                        entry.fail(message);
+                        return;
+                    }
+                }
+            }
+            leave(&pool);
+            // `wait_slice` (and with it a keyed wait's key) is dropped here, by the helper.
+        }));
+    }
+
+    /// Runs `f` on this pool and returns its result as a future.
+    ///
+    /// `f` receives a [`CancelToken`] that is canceled when the [`BlockingTask`] is dropped
+    /// before it finishes; long-running work should check it (anyio's
+    /// `check_cancelled()`). A task dropped before it started never runs. A panic in `f` is
+    /// caught on the pool thread (which survives) and delivered as [`Panicked`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = anywait::Waiters::builder().max_threads(2).build();
+    /// let task = pool.run_blocking(|token| {
+    ///     let mut rounds = 0;
+    ///     // Work in small steps until canceled (or done).
+    ///     while rounds < 3 && !token.wait_canceled_timeout(Duration::from_millis(1)) {
+    ///         rounds += 1;
+    ///     }
+    ///     rounds
+    /// });
+    /// assert_eq!(pollster::block_on(task).unwrap(), 3);
+    /// ```
+    pub fn run_blocking<R, F>(&self, f: F) -> BlockingTask<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&CancelToken) -> R + Send + 'static,
+    {
+        let token = CancelToken {
+            canceled: Arc::new(AsyncEvent::new()),
+        };
+        let cancel = token.clone();
+        let (completer, future) = waitable();
+        let future = future.on_cancel(move || cancel.canceled.set());
+        self.pool.submit(Box::new(move || {
+            if completer.is_canceled() {
+                return;
+            }
+            let result = panic::catch_unwind(AssertUnwindSafe(|| f(&token)))
+                .map_err(Panicked::from_payload);
+            // Err only if the task was dropped meanwhile: nobody wants the result.
+            let _ = completer.complete(result);
+        }));
+        BlockingTask { result: future }
+    }
+}
+
+/// Lets the event-wait machinery reach the `AsyncEvent` inside a `Foreign`.
+struct SignaledRef(Arc<Foreign>);
+
+impl Deref for SignaledRef {
+    type Target = AsyncEvent;
+
+    fn deref(&self) -> &AsyncEvent {
+        &self.0.signaled
+    }
+}
+
+pin_project! {
+    /// A foreign blocking wait as a future; from [`wait_on`], [`Waiters::wait_on`] or
+    /// [`Waiters::wait_on_keyed`].
+    ///
+    /// Resolves (`Output = ()`) once the foreign event is signalled. Also waitable
+    /// blockingly. Dropping it cancels the wait (for keyed waits: once the last awaiter of
+    /// the key is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wait = anywait::wait_on(|_slice| true); // signalled at once
+    /// smol::block_on(wait);
+    /// ```
+    #[must_use = "dropping a ForeignWait cancels the wait"]
+    pub struct ForeignWait {
+        #[pin]
+        wait: Wait<SignaledRef>,
+    }
+
+    impl PinnedDrop for ForeignWait {
+        fn drop(this: Pin<&mut Self>) {
+            this.project().wait.source().0.detach();
+        }
+    }
+}
+
+impl ForeignWait {
+    fn new(entry: Arc<Foreign>) -> Self {
+        ForeignWait {
+            wait: Wait::new(SignaledRef(entry)),
+        }
+    }
+
+    fn entry(&self) -> &Foreign {
+        &self.wait.source().0
+    }
+
+    /// Attaches an interrupt hook: when the wait is canceled (the last awaiter dropped
+    /// before the signal), `interrupt` runs on the dropping thread so that the foreign
+    /// wait returns early — a C "cancel wait" call, a condvar notify, an eventfd write —
+    /// and the helper exits at once instead of finishing its slice. Replaces an earlier
+    /// hook of the same wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Condvar, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let poke = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let foreign = poke.clone();
+    /// let pool = anywait::Waiters::builder().slice(Duration::from_secs(3600)).build();
+    /// let wait = pool
+    ///     .wait_on(move |slice| {
+    ///         let (lock, cvar) = &*foreign;
+    ///         let guard = lock.lock().unwrap();
+    ///         let _ = cvar.wait_timeout_while(guard, slice, |poked| !*poked).unwrap();
+    ///         false // poked, not signalled
+    ///     })
+    ///     .with_interrupt(move || {
+    ///         *poke.0.lock().unwrap() = true;
+    ///         poke.1.notify_all();
+    ///     });
+    /// drop(wait); // the helper leaves now, not in an hour
+    /// ```
+    pub fn with_interrupt(self, interrupt: impl Fn() + Send + Sync + 'static) -> Self {
+        let interrupt: Interrupt = Arc::new(interrupt);
+        self.entry().set_interrupt(interrupt);
+        self
+    }
+
+    /// Whether the foreign event was signalled (or its wait failed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wait = anywait::wait_on(|_| true);
+    /// wait.wait_blocking();
+    /// assert!(wait.is_signaled());
+    /// ```
+    pub fn is_signaled(&self) -> bool {
+        self.entry().signaled.is_set()
+    }
+
+    /// If the foreign wait panicked: its message. The awaiters were released rather than
+    /// left hanging, so check this after a wait returns if `wait_slice` can panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wait = anywait::wait_on(|_| panic!("foreign wait broke"));
+    /// wait.wait_blocking(); // released, not hung
+    /// assert_eq!(wait.panic_message(), Some("foreign wait broke"));
+    /// ```
+    pub fn panic_message(&self) -> Option<&str> {
+        self.entry().failure()
+    }
+
+    /// Blocks the calling thread until the foreign event is signalled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// anywait::wait_on(|_| true).wait_blocking();
+    /// ```
+    pub fn wait_blocking(&self) {
+        self.entry().signaled.wait_blocking();
+    }
+
+    /// Blocks for at most `timeout`; `true` when signalled, `false` on timeout (the wait
+    /// goes on: wait or await again).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let wait = anywait::wait_on(|slice| { std::thread::park_timeout(slice); false });
+    /// assert!(!wait.wait_timeout(Duration::from_millis(1)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.entry().signaled.wait_timeout(timeout)
+    }
+
+    /// Blocks until `deadline` at the latest; `true` when signalled, `false` on timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let wait = anywait::wait_on(|_| true);
+    /// assert!(wait.wait_deadline(Instant::now() + Duration::from_secs(10)));
+    /// ```
+    pub fn wait_deadline(&self, deadline: Instant) -> bool {
+        self.entry().signaled.wait_deadline(deadline)
+    }
+}
+
+impl Future for ForeignWait {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().wait.poll_wait(cx)
+    }
+}
+
+impl FusedFuture for ForeignWait {
+    fn is_terminated(&self) -> bool {
+        self.wait.is_done()
+    }
+}
+
+impl fmt::Debug for ForeignWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ForeignWait")
+            .field("signaled", &self.is_signaled())
+            .finish()
+    }
+}
+
+/// Blocking work running on a [`Waiters`] pool; from [`run_blocking`] or
+/// [`Waiters::run_blocking`].
+///
+/// A future resolving to `Result<R, Panicked>`, also waitable blockingly. Dropping it
+/// before it finishes cancels the closure's [`CancelToken`] (and a task that has not
+/// started yet never runs).
+///
+/// # Examples
+///
+/// ```
+/// let task = anywait::run_blocking(|_| 1 + 1);
+/// assert_eq!(task.wait_blocking().unwrap(), 2);
+/// ```
+#[must_use = "dropping a BlockingTask cancels it"]
+pub struct BlockingTask<R> {
+    result: WaitableFuture<Result<R, Panicked>>,
+}
+
+fn not_run(_: Abandoned) -> Panicked {
+    Panicked::from_payload(Box::new(
+        "the waiter pool dropped the task without running it (no thread could be started)",
+    ))
+}
+
+impl<R> BlockingTask<R> {
+    /// Blocks the calling thread until the closure has finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let task = anywait::run_blocking(|_| "done");
+    /// assert_eq!(task.wait_blocking().unwrap(), "done");
+    /// ```
+    pub fn wait_blocking(self) -> Result<R, Panicked> {
+        let BlockingTask { result } = self;
+        result.wait_blocking().unwrap_or_else(|abandoned| Err(not_run(abandoned)))
+    }
+
+    /// Whether the closure has finished (or panicked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let task = anywait::run_blocking(|_| ());
+    /// let task_done = loop {
+    ///     if task.is_finished() { break true; }
+    ///     std::thread::yield_now();
+    /// };
+    /// assert!(task_done);
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.result.is_complete()
+    }
+}
+
+impl<R> Future for BlockingTask<R> {
+    type Output = Result<R, Panicked>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.get_mut().result)
+            .poll(cx)
+            .map(|result| result.unwrap_or_else(|abandoned| Err(not_run(abandoned))))
+    }
+}
+
+impl<R> FusedFuture for BlockingTask<R> {
+    fn is_terminated(&self) -> bool {
+        self.result.is_terminated()
+    }
+}
+
+impl<R> fmt::Debug for BlockingTask<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingTask")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Tells blocking work that its [`BlockingTask`] was dropped: the awaiting side gave up.
+///
+/// Cloneable, so the work can hand it to threads of its own.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let task = anywait::run_blocking(move |token| {
+///     tx.send(()).unwrap();
+///     token.wait_canceled_timeout(std::time::Duration::from_secs(60))
+/// });
+/// rx.recv().unwrap(); // the closure is running
+/// drop(task);         // cancel: the closure returns at once with `true`
+/// ```
+#[derive(Clone)]
+pub struct CancelToken {
+    canceled: Arc<AsyncEvent>,
+}
+
+impl CancelToken {
+    /// Whether the task was canceled. One atomic load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let task = anywait::run_blocking(|token| token.is_canceled());
+    /// assert_eq!(task.wait_blocking().unwrap(), false);
+    /// ```
+    pub fn is_canceled(&self) -> bool {
+        self.canceled.is_set()
+    }
+
+    /// A future that resolves once the task is canceled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let task = anywait::run_blocking(move |token| {
+    ///     tx.send(()).unwrap();
+    ///     pollster::block_on(token.canceled());
+    /// });
+    /// rx.recv().unwrap();
+    /// drop(task);
+    /// ```
+    pub fn canceled(&self) -> EventWait<'_> {
+        self.canceled.wait()
+    }
+
+    /// Blocks for at most `timeout` waiting for cancellation: `true` if canceled. Handy as
+    /// the "sleep" between steps of blocking work.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let task = anywait::run_blocking(|token| token.wait_canceled_timeout(Duration::ZERO));
+    /// assert_eq!(task.wait_blocking().unwrap(), false);
+    /// ```
+    pub fn wait_canceled_timeout(&self, timeout: Duration) -> bool {
+        self.canceled.wait_timeout(timeout)
+    }
+
+    /// Blocks until `deadline` at the latest waiting for cancellation: `true` if canceled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    ///
+    /// let task = anywait::run_blocking(|token| token.wait_canceled_deadline(Instant::now()));
+    /// assert_eq!(task.wait_blocking().unwrap(), false);
+    /// ```
+    pub fn wait_canceled_deadline(&self, deadline: Instant) -> bool {
+        self.canceled.wait_deadline(deadline)
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("canceled", &self.is_canceled())
+            .finish()
+    }
+}

@@ -1,0 +1,171 @@
+//! One foreign wait shared by all its awaiters, and the per-pool registry of keyed waits.
+//!
+//! ```text
+//!                  attach (awaiters += 1, only while > 0)
+//!                 ┌──────┐
+//!                 ▼      │
+//!   ┌──────────────────────┐  wait_slice returned true  ┌──────────┐
+//!   │ Waiting (awaiters>0) │ ─────────────────────────► │ Signaled │ fan-out: every
+//!   └──────────────────────┘  (or it panicked: Failed)  └──────────┘ awaiter released
+//!                 │ last detach (awaiters 1 -> 0)
+//!                 ▼
+//!   ┌──────────────────────┐  the helper sees it after its slice (or at once, woken by
+//!   │ Canceled (terminal)  │  the interrupt hook), leaves the registry and drops the key
+//!   └──────────────────────┘
+//! ```
+//!
+//! `awaiters` never rises again once it reached 0: a new wait on the same key then
+//! creates a new entry (and helper) instead of reviving a canceled one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, Weak};
+
+use crate::event::AsyncEvent;
+use crate::sync::{AtomicUsize, Mutex, Ordering};
+
+/// An interrupt hook: pokes a blocked foreign wait so it returns early.
+pub(crate) type Interrupt = Arc<dyn Fn() + Send + Sync>;
+
+/// One foreign event being waited on by one helper, shared by its awaiters.
+pub(crate) struct Foreign {
+    /// Set by the helper when the foreign wait reports the signal (or fails).
+    pub(crate) signaled: AsyncEvent,
+    /// Live awaiter handles; 0 is terminal (canceled).
+    awaiters: AtomicUsize,
+    /// Run by the last awaiter's drop, after canceling.
+    interrupt: Mutex<Option<Interrupt>>,
+    /// The panic message, if the foreign wait panicked.
+    failure: OnceLock<String>,
+}
+
+impl Foreign {
+    /// A new entry with one awaiter (the caller's).
+    pub(crate) fn new() -> Self {
+        Foreign {
+            signaled: AsyncEvent::new(),
+            awaiters: AtomicUsize::new(1),
+            interrupt: Mutex::new(None),
+            failure: OnceLock::new(),
+        }
+    }
+
+    /// Adds an awaiter unless the entry is already canceled.
+    fn try_attach(&self) -> bool {
+        // ORDERING: Relaxed first read; the compare-exchange decides.
+        let mut n = self.awaiters.load(Ordering::Relaxed);
+        loop {
+            if n == 0 {
+                return false;
+            }
+            // ORDERING: AcqRel so the attach is ordered with a concurrent last detach.
+            match self
+                .awaiters
+                .compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => n = actual,
+            }
+        }
+    }
+
+    /// Removes an awaiter. The last one cancels the wait and runs the interrupt hook (on
+    /// this thread, outside every lock) unless the event already fired.
+    pub(crate) fn detach(&self) {
+        // ORDERING: AcqRel: the helper's Acquire load of 0 sees everything before it.
+        if self.awaiters.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if self.signaled.is_set() {
+            return;
+        }
+        let interrupt = self
+            .interrupt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if let Some(interrupt) = interrupt {
+            interrupt();
+        }
+    }
+
+    /// Whether every awaiter is gone.
+    pub(crate) fn is_canceled(&self) -> bool {
+        // ORDERING: Acquire pairs with the last detach.
+        self.awaiters.load(Ordering::Acquire) == 0
+    }
+
+    /// Sets (replaces) the interrupt hook. Called through a live awaiter, so the wait is
+    /// not canceled yet and the last detach will see the hook.
+    pub(crate) fn set_interrupt(&self, interrupt: Interrupt) {
+        *self
+            .interrupt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(interrupt);
+    }
+
+    /// Records that the foreign wait panicked, and releases every awaiter.
+    pub(crate) fn fail(&self, message: String) {
+        let _ = self.failure.set(message);
+        self.signaled.set();
+    }
+
+    /// The panic message of a foreign wait that panicked.
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
+    }
+}
+
+/// Keyed waits of one pool: key address -> the entry whose helper waits on that key.
+///
+/// Holds only `Weak`s and addresses, never a key: a live entry's helper holds its key, so
+/// an address in the map cannot be reused by another key while the entry is live.
+pub(crate) struct Registry {
+    entries: Mutex<HashMap<usize, Weak<Foreign>>>,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Self {
+        Registry {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Joins the live wait on `key` or, if there is none, registers a new entry. Returns
+    /// the entry and whether the caller must start its helper.
+    pub(crate) fn attach(&self, key: usize) -> (Arc<Foreign>, bool) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(entry) = entries.get(&key).and_then(Weak::upgrade) {
+            if entry.try_attach() {
+                return (entry, false);
+            }
+        }
+        let entry = Arc::new(Foreign::new());
+        entries.insert(key, Arc::downgrade(&entry));
+        (entry, true)
+    }
+
+    /// Forgets `entry` (its helper is leaving) unless a newer entry took its key.
+    pub(crate) fn leave(&self, key: usize, entry: &Arc<Foreign>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries
+            .get(&key)
+            .is_some_and(|current| std::ptr::eq(current.as_ptr(), Arc::as_ptr(entry)))
+        {
+            entries.remove(&key);
+        }
+    }
+
+    /// How many keys have a registered wait (for tests and debugging).
+    pub(crate) fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+}
