@@ -313,10 +313,12 @@ impl AsyncEvent {
                 return Some(created);
             }
             // ORDERING: AcqRel pairs with set()'s compare-exchange on the same word.
-            match self
-                .state
-                .compare_exchange_weak(s, s | QUEUED, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.state.compare_exchange_weak(
+                s,
+                s | QUEUED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return Some(created),
                 Err(actual) => s = actual,
             }
@@ -480,7 +482,9 @@ impl FusedFuture for OwnedEventWait {
 
 impl fmt::Debug for EventWait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventWait").field("done", &self.inner.is_done()).finish()
+        f.debug_struct("EventWait")
+            .field("done", &self.inner.is_done())
+            .finish()
     }
 }
 

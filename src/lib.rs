@@ -18,6 +18,10 @@
 //! - the cancellable waiter ([`wait_on`], [`Waiters::wait_on_keyed`], [`run_blocking`]):
 //!   foreign *blocking* waits and blocking work as cancellable futures, on a [`Waiters`]
 //!   pool with its own thread limit, one helper per foreign event, prompt cancellation.
+//! - [`callback_stream`]: repeated callbacks (HTTP bodies, websocket frames) into a
+//!   [`Stream`](futures_core::Stream) with flow control ([`StreamPolicy`]: a credit window
+//!   like the AWS CRT's, a bounded buffer with an overflow rule, or unbounded) that never
+//!   blocks the SDK's thread.
 //! - [`timeout`](crate::time::timeout) and `WaitableFuture::with_timeout` (feature
 //!   `timer`): deadlines that work under every executor, on `async-io`'s timer.
 //!
@@ -95,13 +99,14 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
-#[cfg(test)]
-mod tests;
 mod core;
 mod error;
 pub mod event;
 pub mod shared;
+pub mod stream;
 mod sync;
+#[cfg(test)]
+mod tests;
 #[cfg(feature = "timer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "timer")))]
 pub mod time;
@@ -111,6 +116,10 @@ pub mod waiter;
 pub use error::{Abandoned, Panicked, TryTakeError, WaitError};
 pub use event::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
 pub use shared::SharedWaitable;
+pub use stream::{
+    callback_stream, BlockingIter, CallbackStream, Overflow, Policy, RejectReason, Rejected,
+    StreamError, StreamFeeder, StreamPolicy, StreamStats,
+};
 #[cfg(feature = "timer")]
 pub use time::{timeout, Timeout};
 pub use waitable::{waitable, Canceled, Completer, WaitableFuture};

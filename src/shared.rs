@@ -97,7 +97,9 @@ struct Callbacks<T> {
 }
 
 fn lock<G>(mutex: &Mutex<G>) -> crate::sync::MutexGuard<'_, G> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<T: Clone> Shared<T> {
@@ -121,7 +123,11 @@ impl<T: Clone> Shared<T> {
     }
 
     fn run_callback(&self, callback: Callback<T>) {
-        let result = self.result.get().expect("callbacks run after the result is stored").clone();
+        let result = self
+            .result
+            .get()
+            .expect("callbacks run after the result is stored")
+            .clone();
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| callback(result))) {
             lock(&self.panics).push(payload);
         }
@@ -379,7 +385,9 @@ impl<T: Clone> SharedWaitable<T> {
         let f: Callback<T> = Box::new(f);
         let run_now = {
             let mut callbacks = lock(&shared.callbacks);
-            if callbacks.done {
+            // Also when the result is stored but the fan-out has not taken the list yet:
+            // a caller that has seen the result must see its callback run at once.
+            if callbacks.done || shared.result.get().is_some() {
                 Some(f)
             } else {
                 callbacks.pending.push((f, Arc::clone(shared)));

@@ -42,7 +42,9 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use std::thread::{current, park, park_timeout, spawn, yield_now, Builder, Thread};
+        pub(crate) use std::thread::{
+            current, park, park_timeout, spawn, yield_now, Builder, Thread,
+        };
     }
 }
 

@@ -232,8 +232,11 @@ impl<T> Tx<T> {
                 // The receiver is gone first: the value never became rx's; take it back.
                 // SAFETY: TX_CLOSED was never set, so the cell is still ours and holds the
                 // value we wrote above iff `has_value`.
-                let back = has_value
-                    .then(|| block.value.with_mut(|cell| unsafe { (*cell).assume_init_read() }));
+                let back = has_value.then(|| {
+                    block
+                        .value
+                        .with_mut(|cell| unsafe { (*cell).assume_init_read() })
+                });
                 // The tx slot, if TX_WAITER is set, was claimed by rx's close; not ours.
                 let last = s & RX_GONE != 0
                     // ORDERING: AcqRel: release our last accesses to whoever frees, or
@@ -270,7 +273,9 @@ impl<T> Tx<T> {
         // SAFETY: we cleared TX_WAITER while RX_CLOSED was clear: our own slot is ours.
         let own = reclaim_own.then(|| unsafe { slot::take(&block.tx_slot) });
         // SAFETY: we set TX_CLOSED while RX_WAITER was set: the rx slot is ours.
-        let waiter = claim_rx.then(|| unsafe { slot::take(&block.rx_slot) }).flatten();
+        let waiter = claim_rx
+            .then(|| unsafe { slot::take(&block.rx_slot) })
+            .flatten();
         if let Some(RxWaiter::Callback(callback)) = waiter {
             // A done-callback is only stored together with RX_GONE: we are the last side.
             let result = if has_value {
@@ -278,7 +283,9 @@ impl<T> Tx<T> {
                 // drop what we move out.
                 block.state.fetch_and(!VALUE, Ordering::Relaxed);
                 // SAFETY: we wrote the value above; rx is gone and never reads it.
-                Ok(block.value.with_mut(|cell| unsafe { (*cell).assume_init_read() }))
+                Ok(block
+                    .value
+                    .with_mut(|cell| unsafe { (*cell).assume_init_read() }))
             } else {
                 Err(Abandoned)
             };
@@ -453,7 +460,11 @@ impl<T> Rx<T> {
         }
         // The receiver stays wanted: its cancel hook must never run. Drop it now.
         // SAFETY: the hook cell is always rx's.
-        drop(this.block().cancel_hook.with_mut(|cell| unsafe { (*cell).take() }));
+        drop(
+            this.block()
+                .cancel_hook
+                .with_mut(|cell| unsafe { (*cell).take() }),
+        );
         let boxed: DoneCallback<T> = Box::new(callback);
         let block = this.block();
         if let Err(s) = RX_SLOT.reclaim(&block.state) {
@@ -464,7 +475,11 @@ impl<T> Rx<T> {
         }
         // SAFETY: `reclaim` returned Ok: the rx slot is ours. A waiter an earlier poll left
         // is replaced and dropped here, outside any critical section.
-        drop(block.rx_slot.with_mut(|cell| unsafe { (*cell).replace(RxWaiter::Callback(boxed)) }));
+        drop(
+            block
+                .rx_slot
+                .with_mut(|cell| unsafe { (*cell).replace(RxWaiter::Callback(boxed)) }),
+        );
         match RX_SLOT.publish(&block.state, RX_GONE) {
             // RX_GONE went out with the callback: this handle must never touch the block
             // again (tx may free it at any moment).
@@ -535,7 +550,9 @@ impl<T> Drop for Rx<T> {
             // SAFETY: we cleared RX_WAITER while TX_CLOSED was clear: our slot is ours.
             let own = reclaim_own.then(|| unsafe { slot::take(&block.rx_slot) });
             // SAFETY: we set RX_CLOSED while TX_WAITER was set: the tx slot is ours.
-            let tx_waker = claim_tx.then(|| unsafe { slot::take(&block.tx_slot) }).flatten();
+            let tx_waker = claim_tx
+                .then(|| unsafe { slot::take(&block.tx_slot) })
+                .flatten();
             // ORDERING: AcqRel, as in tx's close.
             if block.state.fetch_or(RX_GONE, Ordering::AcqRel) & TX_GONE != 0 {
                 // SAFETY: both sides are gone now.

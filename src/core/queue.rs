@@ -35,7 +35,9 @@ use std::ptr::NonNull;
 use std::task::{Poll, Waker};
 
 use super::waiter::{block_until, Deadline, Waiter};
-use crate::sync::{const_fn_unless_loom, thread, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
+use crate::sync::{
+    const_fn_unless_loom, thread, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell,
+};
 
 const UNLINKED: usize = 0;
 const LINKED: usize = 1;
@@ -154,7 +156,9 @@ impl WaitQueue {
 
     fn lock(&self) -> MutexGuard<'_, List> {
         // No code that can panic runs under this lock, but never propagate poison anyway.
-        self.list.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.list
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Polls `node` as a waiter.
@@ -200,7 +204,9 @@ impl WaitQueue {
             return Poll::Ready(());
         }
         // SAFETY: LINKED and the lock is held: the node's inner fields are ours to read.
-        let keep = node.inner.with(|inner| unsafe { (*inner).waiter.as_ref().is_some_and(|w| new.keeps(w)) });
+        let keep = node
+            .inner
+            .with(|inner| unsafe { (*inner).waiter.as_ref().is_some_and(|w| new.keeps(w)) });
         drop(list);
         if keep {
             return Poll::Pending;
@@ -213,7 +219,9 @@ impl WaitQueue {
         }
         // SAFETY: still LINKED (not notified, and only the owner, we, removes) with the lock
         // held.
-        let old = node.inner.with_mut(|inner| unsafe { (*inner).waiter.replace(waiter) });
+        let old = node
+            .inner
+            .with_mut(|inner| unsafe { (*inner).waiter.replace(waiter) });
         drop(list);
         drop(old);
         Poll::Pending
@@ -251,7 +259,9 @@ impl WaitQueue {
             while taken < BATCH {
                 let Some(head) = list.head else { break };
                 // SAFETY: `head` is linked and the lock is held.
-                let head_epoch = unsafe { head.as_ref() }.inner.with(|inner| unsafe { (*inner).epoch });
+                let head_epoch = unsafe { head.as_ref() }
+                    .inner
+                    .with(|inner| unsafe { (*inner).epoch });
                 if head_epoch >= epoch {
                     break;
                 }
@@ -279,7 +289,12 @@ impl WaitQueue {
 
     /// Blocks the calling thread on `node` until it is notified or `deadline` passes.
     /// Returns true when notified (or when `admit` says the condition already holds).
-    pub(crate) fn wait(&self, node: Pin<&WaitNode>, deadline: Deadline, admit: impl FnOnce() -> Option<usize>) -> bool {
+    pub(crate) fn wait(
+        &self,
+        node: Pin<&WaitNode>,
+        deadline: Deadline,
+        admit: impl FnOnce() -> Option<usize>,
+    ) -> bool {
         if self.poll(node, NewWaiter::Thread, admit).is_ready() {
             return true;
         }
@@ -305,7 +320,9 @@ unsafe fn push_back(list: &mut List, node: Pin<&WaitNode>, epoch: usize, waiter:
     });
     match list.tail {
         // SAFETY: the tail is linked and the lock is held.
-        Some(tail) => unsafe { tail.as_ref() }.inner.with_mut(|inner| unsafe { (*inner).next = Some(ptr) }),
+        Some(tail) => unsafe { tail.as_ref() }
+            .inner
+            .with_mut(|inner| unsafe { (*inner).next = Some(ptr) }),
         None => list.head = Some(ptr),
     }
     list.tail = Some(ptr);
@@ -324,12 +341,16 @@ unsafe fn unlink(list: &mut List, node: Pin<&WaitNode>) -> Option<Waiter> {
     });
     match prev {
         // SAFETY: neighbours of a linked node are linked; the lock is held.
-        Some(prev) => unsafe { prev.as_ref() }.inner.with_mut(|inner| unsafe { (*inner).next = next }),
+        Some(prev) => unsafe { prev.as_ref() }
+            .inner
+            .with_mut(|inner| unsafe { (*inner).next = next }),
         None => list.head = next,
     }
     match next {
         // SAFETY: as above.
-        Some(next) => unsafe { next.as_ref() }.inner.with_mut(|inner| unsafe { (*inner).prev = prev }),
+        Some(next) => unsafe { next.as_ref() }
+            .inner
+            .with_mut(|inner| unsafe { (*inner).prev = prev }),
         None => list.tail = prev,
     }
     waiter

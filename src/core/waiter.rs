@@ -82,7 +82,10 @@ impl Deadline {
 /// as a [`Waiter::Thread`] before calling, so a notification between the check and the park
 /// leaves the thread's unpark token set and the park returns at once: no lost wake-up.
 /// Returns `Some` with the result, or `None` once the deadline passed first.
-pub(crate) fn block_until<R>(deadline: Deadline, mut poll_done: impl FnMut() -> Option<R>) -> Option<R> {
+pub(crate) fn block_until<R>(
+    deadline: Deadline,
+    mut poll_done: impl FnMut() -> Option<R>,
+) -> Option<R> {
     loop {
         if let Some(done) = poll_done() {
             return Some(done);

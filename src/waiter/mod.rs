@@ -77,8 +77,10 @@ use std::time::{Duration, Instant};
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
-pub use self::pool::{Waiters, WaitersBuilder, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_SLICE};
 use self::pool::Pool;
+pub use self::pool::{
+    Waiters, WaitersBuilder, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_SLICE,
+};
 use self::registry::{Foreign, Interrupt};
 use crate::error::{panic_message, Abandoned, Panicked};
 use crate::event::{AsyncEvent, EventWait, Wait};
@@ -287,8 +289,8 @@ impl Waiters {
             if completer.is_canceled() {
                 return;
             }
-            let result = panic::catch_unwind(AssertUnwindSafe(|| f(&token)))
-                .map_err(Panicked::from_payload);
+            let result =
+                panic::catch_unwind(AssertUnwindSafe(|| f(&token))).map_err(Panicked::from_payload);
             // Err only if the task was dropped meanwhile: nobody wants the result.
             let _ = completer.complete(result);
         }));
@@ -504,7 +506,9 @@ impl<R> BlockingTask<R> {
     /// ```
     pub fn wait_blocking(self) -> Result<R, Panicked> {
         let BlockingTask { result } = self;
-        result.wait_blocking().unwrap_or_else(|abandoned| Err(not_run(abandoned)))
+        result
+            .wait_blocking()
+            .unwrap_or_else(|abandoned| Err(not_run(abandoned)))
     }
 
     /// Whether the closure has finished (or panicked).

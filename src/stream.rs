@@ -1,0 +1,963 @@
+//! Callback streams: repeated callbacks (HTTP body chunks, websocket frames) into a
+//! [`Stream`], with flow control that never blocks the SDK's thread.
+//!
+//! ```
+//! use anywait::{callback_stream, StreamPolicy};
+//! use futures::StreamExt;
+//!
+//! // Credit-based flow control in bytes, like the AWS CRT's read window.
+//! let (feeder, stream) = callback_stream::<Vec<u8>, String>(StreamPolicy::Window {
+//!     initial: 64 * 1024,
+//!     weigh: |chunk: &Vec<u8>| chunk.len(),
+//! });
+//! // The binding re-opens the SDK's window as the consumer takes chunks.
+//! feeder.on_credit(|bytes| { /* aws_http_stream_update_window(stream, bytes) */ let _ = bytes; });
+//!
+//! // The SDK's body callback, on its own thread: push never blocks.
+//! std::thread::spawn(move || {
+//!     for i in 0..4u8 {
+//!         feeder.push(vec![i; 1024]).expect("within the window");
+//!     }
+//!     feeder.finish();
+//! });
+//!
+//! let chunks: Vec<_> = futures::executor::block_on(stream.collect());
+//! assert_eq!(chunks.len(), 4);
+//! assert!(chunks.iter().all(|chunk| chunk.as_ref().unwrap().len() == 1024));
+//! ```
+//!
+//! # Semantics
+//!
+//! - [`StreamFeeder::push`] never blocks and never waits for the consumer; it costs no
+//!   allocation beyond the buffer's own growth. A push the stream cannot take returns the
+//!   item in [`Rejected`], with the reason.
+//! - Exactly one terminal event: [`finish`](StreamFeeder::finish) or
+//!   [`fail`](StreamFeeder::fail) from any feeder clone, or — when every feeder is dropped
+//!   without either — [`StreamError::Abandoned`]. Every item accepted before the terminal
+//!   event is delivered before it. After it, pushes are rejected with
+//!   [`RejectReason::Ended`].
+//! - Dropping the [`CallbackStream`] makes later pushes fail with
+//!   [`RejectReason::Closed`] and runs the `on_close` hooks once, if the stream had not
+//!   ended yet (so the binding can cancel the HTTP stream or close the websocket).
+//! - Feeders are `Clone + Send + Sync`; the items of each feeder keep their order.
+//! - Wakers and thread handles are woken and dropped outside the lock; `on_credit` and
+//!   `on_close` hooks run outside it too.
+//!
+//! # Policies ([`StreamPolicy`])
+//!
+//! - `Window { initial, weigh }`: credit-based flow control. Each item weighs
+//!   `weigh(&item)` (bytes, say); the window is `initial`. A push is accepted while the
+//!   weight held by the stream is below the window, so an SDK that overshoots by one chunk
+//!   is accepted (counted in [`StreamStats::overshoot`]); once the held weight reaches the
+//!   window, pushes are rejected with [`RejectReason::WindowFull`]. The stream never holds
+//!   more than `initial` plus one item's weight. As the consumer takes each item,
+//!   `on_credit(weight)` re-opens that much window: exactly what
+//!   `aws_http_stream_update_window` needs.
+//! - `Bounded { capacity, overflow }`: at most `capacity` items held; when full,
+//!   [`Overflow::DropOldest`] evicts the oldest held item, [`Overflow::DropNewest`] drops
+//!   the pushed item (push still returns `Ok`), [`Overflow::Reject`] returns it in
+//!   [`Rejected`]. Drops are counted in [`StreamStats`], readable by the consumer.
+//! - `Unbounded`: never refuses an item — and so never bounds memory either. A slow
+//!   consumer lets a fast SDK grow the buffer without limit. Prefer `Window` or `Bounded`.
+//!
+//! # States
+//!
+//! ```text
+//!                 push (accepted items queue; the consumer takes them in order)
+//!               ┌──────┐
+//!               ▼      │   finish()      ┌──────────┐  buffer drained  ┌───────────────┐
+//!   ┌────────────────┐ ├───────────────► │ Finished │ ───────────────► │ None (fused)  │
+//!   │      Open      │ │   fail(e)       ├──────────┤                  └───────────────┘
+//!   │                │ ├───────────────► │ Failed   │ ─► Some(Err(Failed(e))) ─► None
+//!   └────────────────┘ │ all feeders     ├──────────┤
+//!           │          └───dropped─────► │Abandoned │ ─► Some(Err(Abandoned)) ─► None
+//!           │ stream dropped             └──────────┘
+//!           ▼
+//!   ┌────────────────┐  pushes: Rejected(Closed); on_close hooks ran once
+//!   │     Closed     │
+//!   └────────────────┘
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::{FusedStream, Stream};
+
+use crate::core::waiter::{block_until, Deadline, Waiter};
+use crate::sync::{Mutex, MutexGuard};
+
+/// How a [`callback_stream`] buffers: see the [module docs](self#policies-streampolicy).
+///
+/// # Examples
+///
+/// ```
+/// use anywait::{Overflow, StreamPolicy};
+///
+/// let window = StreamPolicy::Window { initial: 1 << 20, weigh: |chunk: &Vec<u8>| chunk.len() };
+/// let bounded: StreamPolicy<Vec<u8>> = StreamPolicy::Bounded { capacity: 64, overflow: Overflow::DropOldest };
+/// let unbounded: StreamPolicy<Vec<u8>> = StreamPolicy::Unbounded;
+/// # let _ = (window, bounded, unbounded);
+/// ```
+pub enum StreamPolicy<T> {
+    /// Credit-based flow control: at most `initial` weight held (plus one item's
+    /// overshoot); the consumer re-opens the window as it takes items.
+    Window {
+        /// The window, in units of `weigh` (e.g. bytes).
+        initial: usize,
+        /// The weight of one item (e.g. its length in bytes).
+        weigh: fn(&T) -> usize,
+    },
+    /// At most `capacity` items held; `overflow` says what a push into a full buffer does.
+    Bounded {
+        /// The most items held (at least 1).
+        capacity: usize,
+        /// What happens to a push when `capacity` items are held.
+        overflow: Overflow,
+    },
+    /// No limit at all: memory grows with a slow consumer. Documented as the footgun it is.
+    Unbounded,
+}
+
+/// The same as [`StreamPolicy`].
+pub type Policy<T> = StreamPolicy<T>;
+
+/// What a push into a full [`StreamPolicy::Bounded`] buffer does.
+///
+/// # Examples
+///
+/// ```
+/// use anywait::{callback_stream, Overflow, StreamPolicy};
+///
+/// let (feeder, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Bounded {
+///     capacity: 2,
+///     overflow: Overflow::DropOldest,
+/// });
+/// for i in 0..5 {
+///     feeder.push(i).unwrap();
+/// }
+/// feeder.finish();
+/// let items: Vec<u32> = stream.blocking_iter().map(Result::unwrap).collect();
+/// assert_eq!(items, vec![3, 4]);
+/// assert_eq!(stream.stats().dropped_oldest, 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Overflow {
+    /// Evict the oldest held item to make room (counted in `dropped_oldest`).
+    DropOldest,
+    /// Drop the pushed item; `push` still returns `Ok` (counted in `dropped_newest`).
+    DropNewest,
+    /// Hand the pushed item back in [`Rejected`] with [`RejectReason::Full`].
+    Reject,
+}
+
+impl<T> StreamPolicy<T> {
+    fn weight(&self, item: &T) -> usize {
+        match self {
+            StreamPolicy::Window { weigh, .. } => weigh(item),
+            _ => 1,
+        }
+    }
+}
+
+impl<T> Clone for StreamPolicy<T> {
+    fn clone(&self) -> Self {
+        match *self {
+            StreamPolicy::Window { initial, weigh } => StreamPolicy::Window { initial, weigh },
+            StreamPolicy::Bounded { capacity, overflow } => {
+                StreamPolicy::Bounded { capacity, overflow }
+            }
+            StreamPolicy::Unbounded => StreamPolicy::Unbounded,
+        }
+    }
+}
+
+impl<T> fmt::Debug for StreamPolicy<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamPolicy::Window { initial, .. } => f
+                .debug_struct("Window")
+                .field("initial", initial)
+                .finish_non_exhaustive(),
+            StreamPolicy::Bounded { capacity, overflow } => f
+                .debug_struct("Bounded")
+                .field("capacity", capacity)
+                .field("overflow", overflow)
+                .finish(),
+            StreamPolicy::Unbounded => f.write_str("Unbounded"),
+        }
+    }
+}
+
+/// Why a [`StreamFeeder::push`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// The [`CallbackStream`] was dropped: nobody will read the item.
+    Closed,
+    /// The stream already ended (`finish` or `fail` was called).
+    Ended,
+    /// A [`Bounded`](StreamPolicy::Bounded) buffer with [`Overflow::Reject`] is full.
+    Full,
+    /// The [`Window`](StreamPolicy::Window) is used up: the SDK pushed past its credit.
+    WindowFull,
+}
+
+/// A pushed item the stream did not take, handed back with the reason.
+///
+/// # Examples
+///
+/// ```
+/// use anywait::{callback_stream, RejectReason, StreamPolicy};
+///
+/// let (feeder, stream) = callback_stream::<&str, ()>(StreamPolicy::Unbounded);
+/// drop(stream);
+/// let rejected = feeder.push("late").unwrap_err();
+/// assert_eq!(rejected.reason(), RejectReason::Closed);
+/// assert_eq!(rejected.into_inner(), "late");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rejected<T> {
+    item: T,
+    reason: RejectReason,
+}
+
+impl<T> Rejected<T> {
+    /// Why the item was refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// drop(stream);
+    /// assert_eq!(feeder.push(1).unwrap_err().reason(), anywait::RejectReason::Closed);
+    /// ```
+    pub fn reason(&self) -> RejectReason {
+        self.reason
+    }
+
+    /// The item, back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// drop(stream);
+    /// assert_eq!(feeder.push(1).unwrap_err().into_inner(), 1);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.item
+    }
+}
+
+impl<T> fmt::Debug for Rejected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for Rejected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.reason {
+            RejectReason::Closed => "the item was rejected: the stream's consumer is gone",
+            RejectReason::Ended => "the item was rejected: the stream already ended",
+            RejectReason::Full => "the item was rejected: the stream's buffer is full",
+            RejectReason::WindowFull => "the item was rejected: the stream's window is used up",
+        })
+    }
+}
+
+impl<T> std::error::Error for Rejected<T> {}
+
+/// An error item of a [`CallbackStream`], or a timed-out blocking receive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamError<E> {
+    /// The feeder ended the stream with [`StreamFeeder::fail`].
+    Failed(E),
+    /// Every feeder was dropped without `finish` or `fail`.
+    Abandoned,
+    /// Only from [`CallbackStream::next_timeout`]: nothing arrived in time. Not an end:
+    /// the stream goes on.
+    Timeout,
+}
+
+impl<E: fmt::Display> fmt::Display for StreamError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamError::Failed(error) => write!(f, "the stream failed: {error}"),
+            StreamError::Abandoned => {
+                f.write_str("the stream was abandoned: every feeder was dropped without ending it")
+            }
+            StreamError::Timeout => f.write_str("no item arrived before the timeout"),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for StreamError<E> {}
+
+/// Counters of a callback stream, readable from either side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamStats {
+    /// Items held now (pushed, not yet taken by the consumer).
+    pub buffered: usize,
+    /// Weight held now (`Window`: the sum of `weigh`; other policies: `buffered`).
+    pub buffered_weight: usize,
+    /// Items evicted by [`Overflow::DropOldest`].
+    pub dropped_oldest: u64,
+    /// Items dropped by [`Overflow::DropNewest`].
+    pub dropped_newest: u64,
+    /// Pushes handed back in [`Rejected`] (for any reason).
+    pub rejected: u64,
+    /// `Window` pushes accepted although they went past the open window (by how many).
+    pub overshoot: u64,
+}
+
+type Hook = Box<dyn FnOnce() + Send>;
+type CreditHook = Arc<dyn Fn(usize) + Send + Sync>;
+
+enum End<E> {
+    Open,
+    Finished,
+    Failed(E),
+    Abandoned,
+    /// The terminal item was delivered (or there was none): the stream is fused.
+    Delivered,
+}
+
+struct State<T, E> {
+    queue: VecDeque<T>,
+    weight: usize,
+    end: End<E>,
+    consumer_gone: bool,
+    feeders: usize,
+    consumer: Option<Waiter>,
+    on_close: Option<Hook>,
+    on_credit: Option<CreditHook>,
+    stats: StreamStats,
+}
+
+struct Shared<T, E> {
+    policy: StreamPolicy<T>,
+    state: Mutex<State<T, E>>,
+}
+
+impl<T, E> Shared<T, E> {
+    fn lock(&self) -> MutexGuard<'_, State<T, E>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Creates a callback stream: the [`StreamFeeder`] goes to the SDK's callbacks, the
+/// [`CallbackStream`] to the consumer.
+///
+/// # Examples
+///
+/// ```
+/// use anywait::{callback_stream, Overflow, StreamPolicy};
+///
+/// let (feeder, mut stream) = callback_stream::<String, std::io::Error>(StreamPolicy::Bounded {
+///     capacity: 16,
+///     overflow: Overflow::Reject,
+/// });
+/// feeder.push("frame".to_string()).unwrap();
+/// feeder.finish();
+/// assert_eq!(stream.next_blocking().unwrap().unwrap(), "frame");
+/// assert!(stream.next_blocking().is_none());
+/// ```
+pub fn callback_stream<T, E>(
+    policy: StreamPolicy<T>,
+) -> (StreamFeeder<T, E>, CallbackStream<T, E>) {
+    let policy = match policy {
+        StreamPolicy::Bounded { capacity, overflow } => StreamPolicy::Bounded {
+            capacity: capacity.max(1),
+            overflow,
+        },
+        other => other,
+    };
+    let shared = Arc::new(Shared {
+        policy,
+        state: Mutex::new(State {
+            queue: VecDeque::new(),
+            weight: 0,
+            end: End::Open,
+            consumer_gone: false,
+            feeders: 1,
+            consumer: None,
+            on_close: None,
+            on_credit: None,
+            stats: StreamStats::default(),
+        }),
+    });
+    (
+        StreamFeeder {
+            shared: Arc::clone(&shared),
+        },
+        CallbackStream { shared },
+    )
+}
+
+/// The SDK side of a callback stream: pushes items, ends the stream. Never blocks.
+///
+/// `Clone + Send + Sync`: several SDK threads may push; each clone's items keep their
+/// order. Dropping every clone without [`finish`](Self::finish) or [`fail`](Self::fail)
+/// ends the stream with [`StreamError::Abandoned`].
+///
+/// # Examples
+///
+/// ```
+/// let (feeder, mut stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+/// let other = feeder.clone();
+/// feeder.push(1).unwrap();
+/// other.push(2).unwrap();
+/// drop(feeder);
+/// drop(other); // no finish(): abandoned
+/// let items: Vec<_> = stream.blocking_iter().collect();
+/// assert_eq!(items, vec![Ok(1), Ok(2), Err(anywait::StreamError::Abandoned)]);
+/// ```
+pub struct StreamFeeder<T, E> {
+    shared: Arc<Shared<T, E>>,
+}
+
+impl<T, E> StreamFeeder<T, E> {
+    /// Offers an item. Never blocks. Returns the item in [`Rejected`] when the consumer is
+    /// gone, the stream ended, or the policy refuses it; see [`StreamPolicy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use anywait::{callback_stream, Overflow, RejectReason, StreamPolicy};
+    ///
+    /// let (feeder, _stream) = callback_stream::<u8, ()>(StreamPolicy::Bounded {
+    ///     capacity: 1,
+    ///     overflow: Overflow::Reject,
+    /// });
+    /// feeder.push(1).unwrap();
+    /// assert_eq!(feeder.push(2).unwrap_err().reason(), RejectReason::Full);
+    /// ```
+    pub fn push(&self, item: T) -> Result<(), Rejected<T>> {
+        let shared = &*self.shared;
+        let weight = shared.policy.weight(&item);
+        let mut state = shared.lock();
+        let refuse = |state: &mut State<T, E>, item, reason| {
+            state.stats.rejected += 1;
+            Err(Rejected { item, reason })
+        };
+        if state.consumer_gone {
+            return refuse(&mut state, item, RejectReason::Closed);
+        }
+        if !matches!(state.end, End::Open) {
+            return refuse(&mut state, item, RejectReason::Ended);
+        }
+        let mut evicted = None;
+        match shared.policy {
+            StreamPolicy::Window { initial, .. } => {
+                if state.weight >= initial {
+                    return refuse(&mut state, item, RejectReason::WindowFull);
+                }
+                if state.weight + weight > initial {
+                    state.stats.overshoot += 1;
+                }
+            }
+            StreamPolicy::Bounded { capacity, overflow } if state.queue.len() >= capacity => {
+                match overflow {
+                    Overflow::Reject => return refuse(&mut state, item, RejectReason::Full),
+                    Overflow::DropNewest => {
+                        state.stats.dropped_newest += 1;
+                        drop(state);
+                        // Dropped outside the lock: an item's drop may run arbitrary code.
+                        drop(item);
+                        return Ok(());
+                    }
+                    Overflow::DropOldest => {
+                        evicted = state.queue.pop_front();
+                        state.weight -= 1;
+                        state.stats.dropped_oldest += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+        state.queue.push_back(item);
+        state.weight += weight;
+        let consumer = state.consumer.take();
+        drop(state);
+        drop(evicted);
+        if let Some(consumer) = consumer {
+            consumer.notify();
+        }
+        Ok(())
+    }
+
+    /// Ends the stream: the consumer gets every item pushed so far, then the end (`None`).
+    /// Returns `false` (and changes nothing) if the stream had already ended — through
+    /// another clone — or its consumer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, mut stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// feeder.push(7).unwrap();
+    /// assert!(feeder.finish());
+    /// assert_eq!(stream.next_blocking(), Some(Ok(7)));
+    /// assert_eq!(stream.next_blocking(), None);
+    /// ```
+    pub fn finish(self) -> bool {
+        self.end(End::Finished)
+    }
+
+    /// Ends the stream with an error: the consumer gets every item pushed so far, then
+    /// `Err(StreamError::Failed(error))`, then the end. Returns `false` (dropping `error`)
+    /// if the stream had already ended or its consumer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use anywait::StreamError;
+    ///
+    /// let (feeder, mut stream) = anywait::callback_stream::<u8, &str>(anywait::StreamPolicy::Unbounded);
+    /// feeder.push(1).unwrap();
+    /// assert!(feeder.fail("connection reset"));
+    /// assert_eq!(stream.next_blocking(), Some(Ok(1)));
+    /// assert_eq!(stream.next_blocking(), Some(Err(StreamError::Failed("connection reset"))));
+    /// assert_eq!(stream.next_blocking(), None);
+    /// ```
+    pub fn fail(self, error: E) -> bool {
+        self.end(End::Failed(error))
+    }
+
+    fn end(&self, end: End<E>) -> bool {
+        let mut state = self.shared.lock();
+        if state.consumer_gone || !matches!(state.end, End::Open) {
+            return false;
+        }
+        state.end = end;
+        let consumer = state.consumer.take();
+        drop(state);
+        if let Some(consumer) = consumer {
+            consumer.notify();
+        }
+        true
+    }
+
+    /// Registers the credit callback: called on the consumer's thread, outside every lock,
+    /// each time the consumer takes an item, with the weight it re-opens (`weigh(&item)`
+    /// for `Window`, 1 otherwise). Replaces an earlier callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use anywait::{callback_stream, StreamPolicy};
+    ///
+    /// let reopened = Arc::new(AtomicUsize::new(0));
+    /// let (feeder, mut stream) = callback_stream::<Vec<u8>, ()>(StreamPolicy::Window {
+    ///     initial: 100,
+    ///     weigh: |chunk: &Vec<u8>| chunk.len(),
+    /// });
+    /// let counter = reopened.clone();
+    /// feeder.on_credit(move |bytes| { counter.fetch_add(bytes, Ordering::SeqCst); });
+    /// feeder.push(vec![0; 60]).unwrap();
+    /// stream.next_blocking();
+    /// assert_eq!(reopened.load(Ordering::SeqCst), 60);
+    /// ```
+    pub fn on_credit(&self, f: impl Fn(usize) + Send + Sync + 'static) {
+        self.shared.lock().on_credit = Some(Arc::new(f));
+    }
+
+    /// Adds a hook to run once if the consumer drops the stream before it ended; see
+    /// [`CallbackStream::on_close`]. Runs at once (on this thread) if that already happened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let closed = Arc::new(AtomicBool::new(false));
+    /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// let flag = closed.clone();
+    /// feeder.on_close(move || flag.store(true, Ordering::SeqCst));
+    /// drop(stream);
+    /// assert!(closed.load(Ordering::SeqCst));
+    /// ```
+    pub fn on_close(&self, hook: impl FnOnce() + Send + 'static) {
+        add_close_hook(&self.shared, Box::new(hook));
+    }
+
+    /// Whether the consumer dropped the stream (pushes will be rejected).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// assert!(!feeder.is_closed());
+    /// drop(stream);
+    /// assert!(feeder.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().consumer_gone
+    }
+
+    /// The stream's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, _stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// feeder.push(1).unwrap();
+    /// assert_eq!(feeder.stats().buffered, 1);
+    /// ```
+    pub fn stats(&self) -> StreamStats {
+        stats(&self.shared)
+    }
+}
+
+fn stats<T, E>(shared: &Shared<T, E>) -> StreamStats {
+    let state = shared.lock();
+    StreamStats {
+        buffered: state.queue.len(),
+        buffered_weight: state.weight,
+        ..state.stats
+    }
+}
+
+fn add_close_hook<T, E>(shared: &Shared<T, E>, hook: Hook) {
+    let mut state = shared.lock();
+    if state.consumer_gone {
+        let ended = !matches!(state.end, End::Open);
+        drop(state);
+        if !ended {
+            hook();
+        }
+        return;
+    }
+    state.on_close = Some(match state.on_close.take() {
+        None => hook,
+        Some(earlier) => Box::new(move || {
+            earlier();
+            hook();
+        }),
+    });
+}
+
+impl<T, E> Clone for StreamFeeder<T, E> {
+    fn clone(&self) -> Self {
+        self.shared.lock().feeders += 1;
+        StreamFeeder {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T, E> Drop for StreamFeeder<T, E> {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.feeders -= 1;
+        if state.feeders > 0 || !matches!(state.end, End::Open) {
+            return;
+        }
+        state.end = End::Abandoned;
+        let consumer = state.consumer.take();
+        drop(state);
+        if let Some(consumer) = consumer {
+            consumer.notify();
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for StreamFeeder<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamFeeder")
+            .field("policy", &self.shared.policy)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// The consumer side of a callback stream: a [`Stream`] of `Result<T, StreamError<E>>`,
+/// also readable blockingly.
+///
+/// Dropping it closes the stream: later pushes are rejected and the `on_close` hooks run.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+///
+/// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+/// std::thread::spawn(move || {
+///     feeder.push(1).unwrap();
+///     feeder.finish();
+/// });
+/// let items: Vec<_> = pollster::block_on(stream.collect());
+/// assert_eq!(items, vec![Ok(1)]);
+/// ```
+#[must_use = "dropping a CallbackStream closes it"]
+pub struct CallbackStream<T, E> {
+    shared: Arc<Shared<T, E>>,
+}
+
+/// What one look at the stream found.
+enum Next<T, E> {
+    Item(T, usize, Option<CreditHook>),
+    End(Option<StreamError<E>>),
+    Empty,
+}
+
+impl<T, E> CallbackStream<T, E> {
+    /// Takes the next item or the end; when there is none yet, stores `waiter` (if given)
+    /// to be notified by the next push or end, and returns `Err(())`.
+    fn take_next(
+        &mut self,
+        waiter: Option<Waiter>,
+    ) -> Result<Option<Result<T, StreamError<E>>>, ()> {
+        let mut state = self.shared.lock();
+        let next = match state.queue.pop_front() {
+            Some(item) => {
+                let weight = self.shared.policy.weight(&item);
+                state.weight -= weight;
+                Next::Item(item, weight, state.on_credit.clone())
+            }
+            None => match std::mem::replace(&mut state.end, End::Delivered) {
+                End::Open => {
+                    state.end = End::Open;
+                    Next::Empty
+                }
+                End::Finished | End::Delivered => Next::End(None),
+                End::Failed(error) => Next::End(Some(StreamError::Failed(error))),
+                End::Abandoned => Next::End(Some(StreamError::Abandoned)),
+            },
+        };
+        let replaced = match (&next, waiter) {
+            (Next::Empty, Some(waiter)) => state.consumer.replace(waiter),
+            (_, unused) => unused,
+        };
+        drop(state);
+        // Waiters are dropped, and credit hooks run, outside the lock.
+        drop(replaced);
+        match next {
+            Next::Item(item, weight, credit) => {
+                if let Some(credit) = credit {
+                    credit(weight);
+                }
+                Ok(Some(Ok(item)))
+            }
+            Next::End(error) => Ok(error.map(Err)),
+            Next::Empty => Err(()),
+        }
+    }
+
+    /// Takes the next item or the end, or registers `make()` and returns `None`. The
+    /// waiter is made (a waker clone runs foreign code) outside the lock, and only when
+    /// the stream is empty.
+    fn next_or_register(
+        &mut self,
+        make: &dyn Fn() -> Waiter,
+    ) -> Option<Option<Result<T, StreamError<E>>>> {
+        self.take_next(None)
+            .or_else(|()| self.take_next(Some(make())))
+            .ok()
+    }
+
+    /// Blocks the calling thread for the next item; `None` at the end of the stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, mut stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// std::thread::spawn(move || { feeder.push(5).unwrap(); });
+    /// assert_eq!(stream.next_blocking(), Some(Ok(5)));
+    /// assert_eq!(stream.next_blocking(), Some(Err(anywait::StreamError::Abandoned)));
+    /// ```
+    pub fn next_blocking(&mut self) -> Option<Result<T, StreamError<E>>> {
+        self.next_until(Deadline::Never)
+            .expect("a wait without deadline returns only with an item or the end")
+    }
+
+    /// Blocks for at most `timeout` for the next item; `None` at the end of the stream,
+    /// `Some(Err(StreamError::Timeout))` if nothing arrived in time (the stream goes on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use anywait::StreamError;
+    ///
+    /// let (feeder, mut stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// assert_eq!(stream.next_timeout(Duration::from_millis(1)), Some(Err(StreamError::Timeout)));
+    /// feeder.push(1).unwrap();
+    /// assert_eq!(stream.next_timeout(Duration::from_millis(1)), Some(Ok(1)));
+    /// ```
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, StreamError<E>>> {
+        self.next_until(Deadline::after(timeout))
+            .unwrap_or(Some(Err(StreamError::Timeout)))
+    }
+
+    /// Blocks until `deadline` at the latest for the next item; as
+    /// [`next_timeout`](Self::next_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    ///
+    /// let (_feeder, mut stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// assert_eq!(stream.next_deadline(Instant::now()), Some(Err(anywait::StreamError::Timeout)));
+    /// ```
+    pub fn next_deadline(&mut self, deadline: Instant) -> Option<Result<T, StreamError<E>>> {
+        self.next_until(Deadline::At(deadline))
+            .unwrap_or(Some(Err(StreamError::Timeout)))
+    }
+
+    fn next_until(&mut self, deadline: Deadline) -> Option<Option<Result<T, StreamError<E>>>> {
+        let found = block_until(deadline, || self.next_or_register(&Waiter::current_thread));
+        if found.is_none() {
+            // Timed out: withdraw the thread handle.
+            let stale = self.shared.lock().consumer.take();
+            drop(stale);
+        }
+        found
+    }
+
+    /// A blocking iterator over the rest of the stream (ends after the terminal item).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, mut stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// for i in 0..3 { feeder.push(i).unwrap(); }
+    /// feeder.finish();
+    /// let items: Vec<u8> = stream.blocking_iter().map(Result::unwrap).collect();
+    /// assert_eq!(items, vec![0, 1, 2]);
+    /// ```
+    pub fn blocking_iter(&mut self) -> BlockingIter<'_, T, E> {
+        BlockingIter { stream: self }
+    }
+
+    /// Adds a hook to run once, on the dropping thread, if the stream is dropped before it
+    /// ended (no `finish`, `fail` or abandonment yet): cancel the HTTP stream, close the
+    /// websocket. Several hooks run in the order they were added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let closed = Arc::new(AtomicBool::new(false));
+    /// let flag = closed.clone();
+    /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// let stream = stream.on_close(move || flag.store(true, Ordering::SeqCst));
+    /// drop(stream);
+    /// assert!(closed.load(Ordering::SeqCst));
+    /// assert!(feeder.push(1).is_err());
+    /// ```
+    pub fn on_close(self, hook: impl FnOnce() + Send + 'static) -> Self {
+        add_close_hook(&self.shared, Box::new(hook));
+        self
+    }
+
+    /// The stream's counters (drops, rejections, what is buffered).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// feeder.push(1).unwrap();
+    /// assert_eq!(stream.stats().buffered, 1);
+    /// ```
+    pub fn stats(&self) -> StreamStats {
+        stats(&self.shared)
+    }
+}
+
+impl<T, E> Stream for CallbackStream<T, E> {
+    type Item = Result<T, StreamError<E>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let waker = cx.waker();
+        let make = || Waiter::Task(waker.clone());
+        match self.get_mut().next_or_register(&make) {
+            Some(next) => Poll::Ready(next),
+            None => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.shared.lock().queue.len(), None)
+    }
+}
+
+impl<T, E> FusedStream for CallbackStream<T, E> {
+    fn is_terminated(&self) -> bool {
+        let state = self.shared.lock();
+        state.queue.is_empty() && matches!(state.end, End::Delivered)
+    }
+}
+
+impl<T, E> Drop for CallbackStream<T, E> {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.consumer_gone = true;
+        let hook = state.on_close.take();
+        let ended = !matches!(state.end, End::Open);
+        let buffered = std::mem::take(&mut state.queue);
+        state.weight = 0;
+        let consumer = state.consumer.take();
+        drop(state);
+        drop(consumer);
+        drop(buffered);
+        if let Some(hook) = hook {
+            if !ended {
+                hook();
+            }
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for CallbackStream<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackStream")
+            .field("policy", &self.shared.policy)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// A blocking iterator over a [`CallbackStream`]; from
+/// [`CallbackStream::blocking_iter`].
+///
+/// # Examples
+///
+/// ```
+/// let (feeder, mut stream) = anywait::callback_stream::<u8, &str>(anywait::StreamPolicy::Unbounded);
+/// feeder.push(1).unwrap();
+/// feeder.fail("reset");
+/// let items: Vec<_> = stream.blocking_iter().collect();
+/// assert_eq!(items, vec![Ok(1), Err(anywait::StreamError::Failed("reset"))]);
+/// ```
+pub struct BlockingIter<'a, T, E> {
+    stream: &'a mut CallbackStream<T, E>,
+}
+
+impl<T, E> Iterator for BlockingIter<'_, T, E> {
+    type Item = Result<T, StreamError<E>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.stream.next_blocking()
+    }
+}
+
+impl<T, E> fmt::Debug for BlockingIter<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingIter").finish_non_exhaustive()
+    }
+}
