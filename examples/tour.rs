@@ -20,8 +20,14 @@ mod sdk {
     pub type Callback = Box<dyn FnOnce(Result<String, i32>) + Send>;
 
     enum Request {
-        Get { id: u64, key: String, done: Callback },
-        Cancel { id: u64 },
+        Get {
+            id: u64,
+            key: String,
+            done: Callback,
+        },
+        Cancel {
+            id: u64,
+        },
         Flush,
         Shutdown,
     }
@@ -162,14 +168,19 @@ fn main() {
     println!("  after flush:              {answer:?}");
 
     println!("\n3. many operations in flight at once, joined on one executor:");
-    let futures: Vec<_> = (0..5).map(|i| get(&client, &format!("batch/{i}"))).collect();
+    let futures: Vec<_> = (0..5)
+        .map(|i| get(&client, &format!("batch/{i}")))
+        .collect();
     let answers = futures::executor::block_on(futures::future::join_all(futures));
     println!("  {} answers: {:?}", answers.len(), answers.last().unwrap());
 
     println!("\n4. a done-callback instead of a future (no executor at all):");
     let (tx, rx) = mpsc::channel();
     get(&client, "callback").on_complete(move |result| {
-        println!("  on_complete ran on thread {:?}", thread::current().name().unwrap_or("?"));
+        println!(
+            "  on_complete ran on thread {:?}",
+            thread::current().name().unwrap_or("?")
+        );
         tx.send(result).unwrap();
     });
     println!("  received:                 {:?}", rx.recv().unwrap());
