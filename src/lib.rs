@@ -95,6 +95,86 @@
 //!    [`wait_timeout`](WaitableFuture::wait_timeout) or
 //!    [`on_complete`](WaitableFuture::on_complete); none needs an executor. Never wait
 //!    blockingly on the SDK thread that would fire the callback.
+//!
+//! ## Events the SDK signals
+//!
+//! For "shutdown complete", "connection ready" and other latched signals, give the SDK an
+//! [`EventSetter`] (through `user_data` with [`EventSetter::into_raw`]; its callback calls
+//! [`EventSetter::set_raw`], as often as it likes) and your users an [`AsyncEvent`] to
+//! `wait()` on, from any number of tasks and threads at once:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use anywait::{AsyncEvent, EventSetter};
+//!
+//! let shutdown = Arc::new(AsyncEvent::new());
+//! let setter = EventSetter::new(&shutdown);
+//! std::thread::spawn(move || setter.set()); // the SDK's "shutdown complete" callback
+//! futures::executor::block_on(shutdown.wait());
+//! ```
+//!
+//! ## Results many parties wait for
+//!
+//! [`WaitableFuture::shared`] turns a one-shot result into a [`SharedWaitable`]: clone it
+//! for every waiter, register done-callbacks with [`SharedWaitable::on_complete`] (Python's
+//! `add_done_callback`). The operation is canceled only when the last handle is dropped.
+//!
+//! ## Signals that cannot call back
+//!
+//! When the SDK offers only a blocking `wait(timeout)`, hand it to [`wait_on`] (or
+//! [`Waiters::wait_on_keyed`] to share one helper thread among all waiters of the same
+//! object). Add [`ForeignWait::with_interrupt`] if the wait can be poked, so cancellation is
+//! immediate instead of taking up to one slice. Blocking calls go to [`run_blocking`],
+//! whose closure gets a [`CancelToken`]. Both run on a [`Waiters`] pool, never on your
+//! users' runtime's blocking pool.
+//!
+//! ```
+//! use std::sync::mpsc;
+//!
+//! let (signal, foreign) = mpsc::channel::<()>();
+//! let ready = anywait::wait_on(move |slice| foreign.recv_timeout(slice).is_ok());
+//! let answer = anywait::run_blocking(|_token| 6 * 7); // e.g. a blocking C call
+//! signal.send(()).unwrap();
+//! futures::executor::block_on(ready);
+//! assert_eq!(answer.wait_blocking().unwrap(), 42);
+//! ```
+//!
+//! ## Repeated callbacks
+//!
+//! HTTP bodies and websocket frames arrive as many callbacks on an SDK thread that must
+//! never block. [`callback_stream`] gives the callbacks a [`StreamFeeder`] and your users a
+//! [`CallbackStream`]. Choose the flow control: a [`StreamPolicy::Window`] mirrors the
+//! AWS CRT's read window — wire [`StreamFeeder::on_credit`] to the SDK's "update window"
+//! call — and bounds memory to the window plus one chunk.
+//!
+//! ```
+//! use anywait::{callback_stream, StreamPolicy};
+//!
+//! let (feeder, mut body) = callback_stream::<Vec<u8>, String>(StreamPolicy::Window {
+//!     initial: 256 * 1024,
+//!     weigh: |chunk: &Vec<u8>| chunk.len(),
+//! });
+//! feeder.on_credit(|bytes| { let _ = bytes; /* aws_http_stream_update_window(s, bytes) */ });
+//! std::thread::spawn(move || {
+//!     feeder.push(b"hello".to_vec()).unwrap(); // the SDK's on_body callback
+//!     feeder.finish();                          // its on_complete callback
+//! });
+//! assert_eq!(body.next_blocking().unwrap().unwrap(), b"hello");
+//! assert!(body.next_blocking().is_none());
+//! ```
+//!
+//! ## Which thread runs what
+//!
+//! | code | runs on |
+//! |---|---|
+//! | `on_cancel` hooks, `on_close` hooks, interrupt hooks | the thread that drops the last handle |
+//! | `WaitableFuture::on_complete`, `SharedWaitable::on_complete` | the completing thread (or at once on the registering thread) |
+//! | `StreamFeeder::on_credit` | the consumer's thread, as it takes items |
+//! | `wait_on`'s `wait_slice`, `run_blocking`'s closure | an `anywait-waiter-N` pool thread |
+//!
+//! None of them runs under an internal lock. Panics in done-callbacks of a
+//! [`SharedWaitable`], in `wait_slice` and in `run_blocking` closures are caught (never
+//! unwinding into an SDK thread) and reported; see each item's docs.
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
