@@ -731,7 +731,7 @@ impl<T, E> CallbackStream<T, E> {
                     state.end = End::Open;
                     Next::Empty
                 }
-                End::Finished | End::Delivered => Next::End(None),
+                End::Finished => Next::End(None), End::Delivered => Next::Empty,
                 End::Failed(error) => Next::End(Some(StreamError::Failed(error))),
                 End::Abandoned => Next::End(Some(StreamError::Abandoned)),
             },
@@ -818,13 +818,30 @@ impl<T, E> CallbackStream<T, E> {
     }
 
     fn next_until(&mut self, deadline: Deadline) -> Option<Option<Result<T, StreamError<E>>>> {
+        // A task waker an earlier poll left is set aside while this thread waits.
+        let set_aside = self.shared.lock().consumer.take();
         let found = block_until(deadline, || self.next_or_register(&Waiter::current_thread));
-        if found.is_none() {
-            // Timed out: withdraw the thread handle.
-            let stale = self.shared.lock().consumer.take();
-            drop(stale);
+        if found.is_some() {
+            // This call consumed what arrived; the task (if any) is not waiting on it.
+            drop(set_aside);
+            return found;
         }
-        found
+        // Timed out: withdraw the thread handle and put the task's waker back — or wake it
+        // at once if something arrived after the last look, so its wake-up is not lost.
+        let (stale, wake_now) = {
+            let mut state = self.shared.lock();
+            let ready = !state.queue.is_empty() || !matches!(state.end, End::Open);
+            if ready {
+                (state.consumer.take(), set_aside)
+            } else {
+                (std::mem::replace(&mut state.consumer, set_aside), None)
+            }
+        };
+        drop(stale);
+        if let Some(waiter) = wake_now {
+            waiter.notify();
+        }
+        None
     }
 
     /// A blocking iterator over the rest of the stream (ends after the terminal item).

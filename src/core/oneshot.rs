@@ -47,7 +47,7 @@ use std::task::{Poll, Waker};
 use super::slot::{self, SlotBits};
 use super::waiter::{block_until, Deadline, Waiter};
 use crate::error::Abandoned;
-use crate::sync::{thread, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 
 const TX_CLOSED: usize = 1 << 0;
 const VALUE: usize = 1 << 1;
@@ -230,12 +230,11 @@ impl<T> Tx<T> {
         let (reclaim_own, claim_rx) = loop {
             if s & RX_CLOSED != 0 {
                 // The receiver is gone first: the value never became rx's; take it back.
-                // SAFETY: TX_CLOSED was never set, so the cell is still ours and holds the
-                // value we wrote above iff `has_value`.
                 let back = has_value.then(|| {
-                    block
-                        .value
-                        .with_mut(|cell| unsafe { (*cell).assume_init_read() })
+                    // SAFETY: TX_CLOSED was never set, so the cell is still ours and holds
+                    // the value we wrote above iff `has_value`.
+                    let read = |cell: *mut MaybeUninit<T>| unsafe { (*cell).assume_init_read() };
+                    block.value.with_mut(read)
                 });
                 // The tx slot, if TX_WAITER is set, was claimed by rx's close; not ours.
                 let last = s & RX_GONE != 0
@@ -413,26 +412,53 @@ impl<T> Rx<T> {
     }
 
     /// Blocks the calling thread until the result arrives or `deadline` passes.
+    ///
+    /// A task waker an earlier `poll` left is set aside while the thread waits and put
+    /// back on timeout, so that task is still woken by the completion.
     pub(crate) fn wait(&mut self, deadline: Deadline) -> Option<Result<T, Abandoned>> {
-        let me = thread::current().id();
-        let first = self.poll_register(
-            |w| matches!(w, Waiter::Thread(t) if t.id() == me),
-            Waiter::current_thread,
-        );
-        if let Poll::Ready(result) = first {
+        if let Some(result) = self.try_take() {
             return Some(result);
         }
+        let me = Some(RxWaiter::Wake(Waiter::current_thread()));
+        let set_aside = match self.swap_waiter(me) {
+            Ok(previous) => previous,
+            Err(result) => return Some(result),
+        };
         if let Some(result) = block_until(deadline, || self.try_take()) {
             return Some(result);
         }
-        // Timed out: withdraw the thread handle unless the result raced in.
-        match RX_SLOT.reclaim(&self.block().state) {
-            Ok(_) => {
-                // SAFETY: `reclaim` returned Ok: the rx slot is ours.
-                drop(unsafe { slot::take(&self.block().rx_slot) });
+        // Timed out: withdraw the thread handle and put back what was there.
+        match self.swap_waiter(set_aside) {
+            Ok(ours) => {
+                drop(ours);
                 None
             }
-            Err(s) => Some(self.take(s)),
+            Err(result) => Some(result),
+        }
+    }
+
+    /// Replaces the waiter in the rx slot with `waiter` (or empties it for `None`) and
+    /// returns what was there. `Err` with the result if the completer finished first; any
+    /// waiter given is then dropped.
+    fn swap_waiter(&mut self, waiter: Option<RxWaiter<T>>) -> Result<Option<RxWaiter<T>>, Result<T, Abandoned>> {
+        let block = self.block();
+        if let Err(s) = RX_SLOT.reclaim(&block.state) {
+            return Err(self.take(s));
+        }
+        let publish = waiter.is_some();
+        // SAFETY: `reclaim` returned Ok: the rx slot is ours until we publish it.
+        let previous = block.rx_slot.with_mut(|cell| unsafe { std::mem::replace(&mut *cell, waiter) });
+        if !publish {
+            return Ok(previous);
+        }
+        match RX_SLOT.publish(&block.state, 0) {
+            Ok(()) => Ok(previous),
+            Err(s) => {
+                // SAFETY: `publish` failed, so the slot was never frozen: still ours.
+                drop(unsafe { slot::take(&block.rx_slot) });
+                drop(previous);
+                Err(self.take(s))
+            }
         }
     }
 

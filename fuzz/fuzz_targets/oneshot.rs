@@ -1,0 +1,13 @@
+//! Fuzzes the one-shot primitive against the reference model: every input byte is one
+//! operation (see `model::ops_from_bytes`), applied to real pairs and to the model in step.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/model/oneshot.rs"]
+mod model;
+
+fuzz_target!(|data: &[u8]| {
+    model::run(&model::ops_from_bytes(data));
+});
