@@ -185,7 +185,7 @@ pub mod event;
 pub mod shared;
 pub mod stream;
 mod sync;
-#[cfg(test)]
+#[cfg(all(test, not(anywait_loom)))]
 mod tests;
 #[cfg(feature = "timer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "timer")))]

@@ -41,7 +41,8 @@
 //!   on an SDK's own event-loop thread.
 //! - No operation allocates except [`waitable`] (one block for both handles) and the
 //!   closures given to [`on_cancel`](WaitableFuture::on_cancel) and
-//!   [`on_complete`](WaitableFuture::on_complete) (one box each).
+//!   [`on_complete`](WaitableFuture::on_complete) (one box each, plus one to chain a
+//!   second or later `on_cancel` hook to the earlier ones).
 //! - No lock anywhere: the two handles meet in one atomic state word. Wakers and thread
 //!   handles are woken and dropped after the last access to shared state. Whichever handle
 //!   goes last frees the block; neither ever waits for the other.

@@ -1,0 +1,259 @@
+//! Allocation counts of the one-shot primitive: exactly one allocation per
+//! `waitable()` pair, one box per `on_cancel` / `on_complete` closure, and none for
+//! polling, awaiting, waiting, `try_take` or `complete`.
+//!
+//! A counting global allocator counts per thread, so the test harness's own threads and
+//! the producer threads spawned here do not disturb the counts of the thread measuring.
+//! This is its own test binary because it replaces the global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::Duration;
+
+use anywait::{waitable, WaitableFuture};
+use futures::task::noop_waker_ref;
+
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    // `try_with`: the allocator may run while this thread's locals are being torn down.
+    let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: forwards every call to `System` unchanged; counting touches no allocation.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns its result with the number of allocations it made on this thread.
+fn allocs<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCS.with(Cell::get);
+    let result = f();
+    (result, ALLOCS.with(Cell::get) - before)
+}
+
+/// `thread::current()` allocates the handle lazily on a thread's first call: do it first.
+fn warm_up() {
+    drop(thread::current());
+}
+
+fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(waker))
+}
+
+/// A waker that unparks the thread that made it (allocated once, outside the counts).
+struct ThreadWaker(thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+#[test]
+fn one_allocation_per_pair() {
+    warm_up();
+    let ((completer, future), n) = allocs(waitable::<u64>);
+    assert_eq!(n, 1, "waitable() allocates one block for both handles");
+    let ((completer2, future2), n) = allocs(waitable::<[u8; 256]>);
+    assert_eq!(n, 1);
+    let (_, n) = allocs(|| {
+        drop(completer);
+        drop(future);
+        drop(completer2);
+        drop(future2);
+    });
+    assert_eq!(n, 0, "dropping allocates nothing");
+}
+
+#[test]
+fn poll_try_take_complete_allocate_nothing() {
+    warm_up();
+    let (completer, mut future) = waitable::<u64>();
+    let (_, n) = allocs(|| {
+        assert!(poll_once(&mut future, noop_waker_ref()).is_pending());
+        assert!(poll_once(&mut future, noop_waker_ref()).is_pending());
+        assert!(future.try_take().is_err());
+        assert!(!future.is_complete());
+        assert!(!completer.is_canceled());
+        completer.complete(1).unwrap();
+        assert_eq!(future.try_take(), Ok(1));
+        assert!(poll_once(&mut future, noop_waker_ref()).is_ready());
+        drop(future);
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn await_allocates_nothing() {
+    warm_up();
+    let (completer, future) = waitable::<u64>();
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let producer = thread::spawn(move || completer.complete(2));
+    let (got, n) = allocs(|| {
+        // The point is an `.await` inside an async body, as a user writes it.
+        #[allow(clippy::redundant_async_block)]
+        let mut task = pin!(async move { future.await });
+        loop {
+            match task.as_mut().poll(&mut Context::from_waker(&waker)) {
+                Poll::Ready(got) => break got,
+                Poll::Pending => thread::park(),
+            }
+        }
+    });
+    assert_eq!(got, Ok(2));
+    assert_eq!(
+        n, 0,
+        "awaiting (poll, register, wake, take) allocates nothing"
+    );
+    producer.join().unwrap().unwrap();
+}
+
+#[test]
+fn wait_blocking_allocates_nothing() {
+    warm_up();
+    let (completer, future) = waitable::<u64>();
+    let producer = thread::spawn(move || completer.complete(3));
+    let (got, n) = allocs(|| future.wait_blocking());
+    assert_eq!(got, Ok(3));
+    assert_eq!(n, 0);
+    producer.join().unwrap().unwrap();
+}
+
+#[test]
+fn wait_timeout_allocates_nothing() {
+    warm_up();
+    let (completer, mut future) = waitable::<u64>();
+    let (timed_out, n) = allocs(|| future.wait_timeout(Duration::ZERO));
+    assert!(timed_out.is_err());
+    assert_eq!(n, 0, "a timed-out wait allocates nothing");
+    let producer = thread::spawn(move || completer.complete(4));
+    let (got, n) = allocs(|| future.wait_timeout(Duration::from_secs(3600)));
+    assert_eq!(got, Ok(4));
+    assert_eq!(n, 0);
+    producer.join().unwrap().unwrap();
+}
+
+#[test]
+fn complete_waking_a_waiter_allocates_nothing() {
+    warm_up();
+    let (completer, future) = waitable::<u64>();
+    let (tx, rx) = mpsc::channel();
+    let consumer = thread::spawn(move || {
+        warm_up();
+        let mut future = future;
+        let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+        assert!(poll_once(&mut future, &waker).is_pending());
+        tx.send(()).unwrap();
+        loop {
+            match poll_once(&mut future, &waker) {
+                Poll::Ready(got) => break got,
+                Poll::Pending => thread::park(),
+            }
+        }
+    });
+    // The consumer registered its waker: complete claims it and wakes it.
+    rx.recv().unwrap();
+    let (sent, n) = allocs(|| completer.complete(5));
+    assert_eq!(sent, Ok(()));
+    assert_eq!(n, 0);
+    assert_eq!(consumer.join().unwrap(), Ok(5));
+}
+
+#[test]
+fn canceled_and_cancellation_allocate_nothing() {
+    warm_up();
+    let (mut completer, future) = waitable::<u64>();
+    let (_, n) = allocs(|| {
+        let mut cx = Context::from_waker(noop_waker_ref());
+        assert!(completer.poll_canceled(&mut cx).is_pending());
+        drop(future);
+        assert!(completer.poll_canceled(&mut cx).is_ready());
+        assert_eq!(completer.complete(6), Err(6));
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn closures_allocate_one_box_each() {
+    warm_up();
+    let token = [1u8; 8]; // captured, so the closures are not zero-sized
+    let (completer, future) = waitable::<u64>();
+    let (future, n) = allocs(|| {
+        future.on_cancel(move || {
+            std::hint::black_box(token);
+        })
+    });
+    assert_eq!(n, 1, "one box for a hook");
+    let (future, n) = allocs(|| {
+        future.on_cancel(move || {
+            std::hint::black_box(token);
+        })
+    });
+    assert_eq!(
+        n, 2,
+        "a second hook: its box, and the box chaining it after the first"
+    );
+    let (_, n) = allocs(|| drop(future));
+    assert_eq!(n, 0, "running the hooks allocates nothing");
+    drop(completer);
+
+    let (completer, future) = waitable::<u64>();
+    let got = Arc::new(AtomicU64::new(0));
+    let seen = got.clone();
+    let (_, n) = allocs(|| {
+        future.on_complete(move |r| seen.store(r.unwrap(), Ordering::SeqCst));
+    });
+    assert_eq!(n, 1, "one box for the callback");
+    let (_, n) = allocs(|| completer.complete(7).unwrap());
+    assert_eq!(n, 0, "calling the callback allocates nothing");
+    assert_eq!(got.load(Ordering::SeqCst), 7);
+
+    let (_, future) = waitable::<u64>();
+    let (future, n) = allocs(|| future.on_cancel(|| ()));
+    assert_eq!(n, 0, "a zero-sized hook is boxed without allocating");
+    drop(future);
+}
+
+#[test]
+fn from_callback_allocates_one_block() {
+    warm_up();
+    let (future, n) = allocs(|| WaitableFuture::from_callback(|c| c.complete(8u64).unwrap()));
+    assert_eq!(n, 1);
+    let (got, n) = allocs(|| future.wait_blocking());
+    assert_eq!((got, n), (Ok(8), 0));
+}
