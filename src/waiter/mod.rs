@@ -62,6 +62,8 @@
 //! A `wait_slice` that panics is caught: the awaiters are released (never left hanging),
 //! [`ForeignWait::panic_message`] reports it, and the pool thread survives.
 
+#[cfg(all(test, anywait_loom))]
+mod loom_tests;
 mod pool;
 mod registry;
 
@@ -279,23 +281,39 @@ impl Waiters {
         R: Send + 'static,
         F: FnOnce(&CancelToken) -> R + Send + 'static,
     {
-        let token = CancelToken {
-            canceled: Arc::new(AsyncEvent::new()),
-        };
-        let cancel = token.clone();
-        let (completer, future) = waitable();
-        let future = future.on_cancel(move || cancel.canceled.set());
+        let (task, job) = blocking_job(f);
         self.pool.submit(Box::new(move || {
-            if completer.is_canceled() {
-                return;
-            }
-            let result =
-                panic::catch_unwind(AssertUnwindSafe(|| f(&token))).map_err(Panicked::from_payload);
-            // Err only if the task was dropped meanwhile: nobody wants the result.
-            let _ = completer.complete(result);
+            job();
         }));
-        BlockingTask { result: future }
+        task
     }
+}
+
+/// The task `run_blocking` hands out and the job it submits, apart from the pool (so the
+/// loom models can run the job on a thread of their own). The job returns whether `f`'s
+/// result was delivered to the task (`false`: the task was dropped before the job
+/// started, so `f` never ran, or before `f` returned, so the result was dropped).
+pub(crate) fn blocking_job<R, F>(f: F) -> (BlockingTask<R>, impl FnOnce() -> bool + Send + 'static)
+where
+    R: Send + 'static,
+    F: FnOnce(&CancelToken) -> R + Send + 'static,
+{
+    let token = CancelToken {
+        canceled: Arc::new(AsyncEvent::new()),
+    };
+    let cancel = token.clone();
+    let (completer, future) = waitable();
+    let future = future.on_cancel(move || cancel.canceled.set());
+    let job = move || {
+        if completer.is_canceled() {
+            return false;
+        }
+        let result =
+            panic::catch_unwind(AssertUnwindSafe(|| f(&token))).map_err(Panicked::from_payload);
+        // Err only if the task was dropped meanwhile: nobody wants the result.
+        completer.complete(result).is_ok()
+    };
+    (BlockingTask { result: future }, job)
 }
 
 /// Lets the event-wait machinery reach the `AsyncEvent` inside a `Foreign`.
