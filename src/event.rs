@@ -64,7 +64,9 @@
 // was set, wakes every node of an older epoch. A waiter's admission check and its QUEUED
 // publication are one compare-exchange under the queue lock, so a set() either changes the
 // word first (the waiter sees it and does not queue) or sees QUEUED (and takes the lock,
-// after the waiter is linked). The generation wraps only after 2^62 sets.
+// after the waiter is linked). The generation wraps after 2^62 sets on 64-bit targets but
+// after only 2^30 on 32-bit ones, so it is kept in place (a multiple of GENERATION_ONE,
+// wrapping with the whole word) and the queue orders epochs with wrapping arithmetic.
 
 use std::fmt;
 use std::future::Future;
@@ -85,8 +87,10 @@ const SET: usize = 1;
 const QUEUED: usize = 2;
 const GENERATION_ONE: usize = 4;
 
+/// The generation bits of `state`, in place: they wrap together with `usize`, which the
+/// queue's wrapping epoch order relies on.
 fn generation(state: usize) -> usize {
-    state >> 2
+    state & !(SET | QUEUED)
 }
 
 /// A latched event: [`set`](Self::set) by any thread, awaited by any number of tasks on
@@ -332,6 +336,20 @@ impl AsyncEvent {
         let node = std::pin::pin!(WaitNode::new());
         self.queue
             .wait(node.as_ref(), deadline, || self.admit(created))
+    }
+}
+
+#[cfg(test)]
+impl AsyncEvent {
+    /// An unset event whose generation counter wraps round after `sets` more set()s, to
+    /// test the wrap without 2^62 (or, on 32-bit targets, 2^30) calls.
+    pub(crate) fn near_generation_wrap(sets: usize) -> AsyncEvent {
+        let event = AsyncEvent::new();
+        event.state.store(
+            0usize.wrapping_sub(sets * GENERATION_ONE),
+            Ordering::Relaxed,
+        );
+        event
     }
 }
 

@@ -26,8 +26,10 @@
 //! Nodes are appended at the tail with the primitive's current *epoch*. A notification
 //! for epoch `e` wakes, from the head, every node registered before `e`: always a prefix
 //! of the list, so waiters that arrive while a wake-all is in progress (e.g. after a
-//! `clear()`) are not woken by it. Waking happens in batches of [`BATCH`] wakers taken
-//! out under the lock and invoked after releasing it.
+//! `clear()`) are not woken by it. Epochs may wrap round: "before" is the wrapping order
+//! of [`epoch_before`], so live epochs must stay within `usize::MAX / 2` of each other.
+//! Waking happens in batches of [`BATCH`] wakers taken out under the lock and invoked
+//! after releasing it.
 
 use std::marker::PhantomPinned;
 use std::pin::Pin;
@@ -262,7 +264,7 @@ impl WaitQueue {
                 let head_epoch = unsafe { head.as_ref() }
                     .inner
                     .with(|inner| unsafe { (*inner).epoch });
-                if head_epoch >= epoch {
+                if !epoch_before(head_epoch, epoch) {
                     break;
                 }
                 // SAFETY: `head` is a pinned, linked node and the lock is held.
@@ -300,6 +302,12 @@ impl WaitQueue {
         }
         block_until(deadline, || node.is_notified().then_some(())).is_some() || self.remove(node)
     }
+}
+
+/// Whether epoch `a` comes before epoch `b` in the wrapping order: `a` is less than half
+/// the `usize` range behind `b`.
+fn epoch_before(a: usize, b: usize) -> bool {
+    (a.wrapping_sub(b) as isize) < 0
 }
 
 /// Appends `node` at the tail.
