@@ -356,9 +356,12 @@ impl<T: Clone> SharedWaitable<T> {
     }
 
     /// Registers a done-callback: runs exactly once, at once on this thread if the result
-    /// is there, else on the completing thread after every waiter was woken. Callbacks run
-    /// in registration order, outside every lock. A pending callback keeps the operation
-    /// alive (it is not canceled while one is registered).
+    /// is there, else on the completing thread after every waiter was woken. Callbacks
+    /// queued before completion run in registration order, outside every lock; one
+    /// registered once the result is observable runs at once on the registering thread, so
+    /// it may start before earlier callbacks still running on the completing thread (as
+    /// with Python's `add_done_callback`). A pending callback keeps the operation alive (it
+    /// is not canceled while one is registered).
     ///
     /// A panic in `f` is caught (see [`take_callback_panics`](Self::take_callback_panics)):
     /// the other callbacks still run and the value is unaffected.

@@ -1,2 +1,3 @@
 mod event;
 mod oneshot;
+mod shared;

@@ -1,0 +1,211 @@
+//! Waiting on a `SharedWaitable` allocates nothing: a counting global allocator (counting
+//! only on threads that switched it on) shows zero allocations for cloning a handle,
+//! polling clones to `Pending` (given a prebuilt waker), timed and blocking waits, the
+//! completion that wakes them, and polling them to `Ready`.
+//!
+//! Setup that does allocate (creating the pair and `shared()`, boxing handles, building a
+//! waker, the first `thread::current()` of a thread) happens before counting starts.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use anywait::{waitable, SharedWaitable, WaitError};
+
+struct CountingAlloc;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    // `try_with`: the allocator may run while thread-locals are being torn down.
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
+// bookkeeping touches only const-initialised thread-locals, which never allocate.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded from the caller, who upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`; `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for `realloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns its result with the number of allocations this thread made in it.
+fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|on| on.set(true));
+    let r = f();
+    COUNTING.with(|on| on.set(false));
+    (r, ALLOCATIONS.with(Cell::get))
+}
+
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn poll_once<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(waker))
+}
+
+/// The counter itself works (otherwise every "0" below would be vacuous).
+#[test]
+fn the_counter_sees_allocations() {
+    let (v, n) = allocations(|| vec![1u8; 16]);
+    assert_eq!(v.len(), 16);
+    assert!(n >= 1);
+    // ...and `on_complete`, which boxes its callback, is seen allocating.
+    let (_completer, future) = waitable::<u64>();
+    let shared = future.shared();
+    let ((), n) = allocations(|| shared.on_complete(|_| ()));
+    assert!(n >= 1, "on_complete boxes the callback");
+}
+
+#[test]
+fn clone_poll_complete_ready_allocate_nothing() {
+    const WAITERS: usize = 70; // more than two wake-up batches of the wait queue
+    let (completer, future) = waitable::<u64>();
+    let shared = future.shared();
+    let counting = Arc::new(CountingWaker::default());
+    let waker = Waker::from(counting.clone());
+    let noop = futures::task::noop_waker();
+    let mut boxed: Vec<Pin<Box<SharedWaitable<u64>>>> =
+        (0..WAITERS).map(|_| Box::pin(shared.clone())).collect();
+    // The first `thread::current()` of a thread may allocate its handle.
+    let _ = std::thread::current();
+
+    // Cloning a handle.
+    let (on_stack, n) = allocations(|| shared.clone());
+    assert_eq!(n, 0, "clone allocated");
+    let mut on_stack = pin!(on_stack);
+
+    // Polling to Pending: one with a no-op waker, many with a prebuilt counting one, and
+    // re-polling (same waker, then a different one).
+    let (pending, n) = allocations(|| {
+        let mut all = poll_once(on_stack.as_mut(), &noop).is_pending();
+        for f in &mut boxed {
+            all &= poll_once(f.as_mut(), &waker).is_pending();
+            all &= poll_once(f.as_mut(), &waker).is_pending();
+        }
+        all &= poll_once(on_stack.as_mut(), &waker).is_pending();
+        all
+    });
+    assert!(pending);
+    assert_eq!(n, 0, "polling to Pending allocated");
+
+    // Timed waits that time out, and the queries.
+    let (r, n) = allocations(|| {
+        (
+            shared.wait_timeout(Duration::ZERO),
+            shared.wait_deadline(Instant::now()),
+            shared.try_get(),
+            shared.is_complete(),
+        )
+    });
+    assert_eq!(
+        r,
+        (
+            Err(WaitError::Timeout),
+            Err(WaitError::Timeout),
+            None,
+            false
+        )
+    );
+    assert_eq!(n, 0, "timed waits allocated");
+
+    // The completion wakes every waiter without allocating.
+    let (r, n) = allocations(|| completer.complete(7));
+    assert_eq!(r, Ok(()));
+    assert_eq!(counting.0.load(Ordering::SeqCst), WAITERS + 1);
+    assert_eq!(n, 0, "the completion allocated");
+
+    // Polling to Ready, again after Ready, and every wait after completion.
+    let (r, n) = allocations(|| {
+        let mut all = poll_once(on_stack.as_mut(), &noop) == Poll::Ready(Ok(7));
+        for f in &mut boxed {
+            all &= poll_once(f.as_mut(), &waker) == Poll::Ready(Ok(7));
+            all &= poll_once(f.as_mut(), &noop) == Poll::Ready(Ok(7));
+        }
+        (
+            all,
+            shared.wait_blocking(),
+            shared.wait_timeout(Duration::ZERO),
+            shared.try_get(),
+        )
+    });
+    assert_eq!(r, (true, Ok(7), Ok(7), Some(Ok(7))));
+    assert_eq!(n, 0, "collecting the result allocated");
+}
+
+/// A thread that blocks in `wait_timeout` / `wait_blocking` until another thread
+/// completes allocates nothing; nor does the completing thread.
+#[test]
+fn blocked_waits_and_their_completion_allocate_nothing() {
+    let (completer, future) = waitable::<u64>();
+    let shared = future.shared();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let handles = (shared.clone(), shared.clone());
+    let waiter = std::thread::spawn(move || {
+        let _ = std::thread::current();
+        let (timed, blocking) = handles;
+        // (A channel's first send allocates: signal before counting.)
+        ready_tx.send(()).unwrap();
+        allocations(|| {
+            (
+                timed.wait_timeout(Duration::from_secs(3600)),
+                blocking.wait_blocking(),
+            )
+        })
+    });
+    let completing = std::thread::spawn(move || {
+        ready_rx.recv().unwrap();
+        allocations(|| completer.complete(9))
+    });
+    let (r, n) = completing.join().unwrap();
+    assert_eq!(r, Ok(()));
+    assert_eq!(n, 0, "the completing thread allocated");
+    let (r, n) = waiter.join().unwrap();
+    assert_eq!(r, (Ok(9), Ok(9)));
+    assert_eq!(n, 0, "a blocked waiter allocated");
+}
