@@ -731,7 +731,7 @@ impl<T, E> CallbackStream<T, E> {
                     state.end = End::Open;
                     Next::Empty
                 }
-                End::Finished => Next::End(None), End::Delivered => Next::Empty,
+                End::Finished | End::Delivered => Next::End(None),
                 End::Failed(error) => Next::End(Some(StreamError::Failed(error))),
                 End::Abandoned => Next::End(Some(StreamError::Abandoned)),
             },
@@ -821,13 +821,13 @@ impl<T, E> CallbackStream<T, E> {
         // A task waker an earlier poll left is set aside while this thread waits.
         let set_aside = self.shared.lock().consumer.take();
         let found = block_until(deadline, || self.next_or_register(&Waiter::current_thread));
-        if found.is_some() {
-            // This call consumed what arrived; the task (if any) is not waiting on it.
-            drop(set_aside);
+        if found.is_some() && set_aside.is_none() {
             return found;
         }
-        // Timed out: withdraw the thread handle and put the task's waker back — or wake it
-        // at once if something arrived after the last look, so its wake-up is not lost.
+        // Withdraw the thread handle (if it timed out) and put the task's waker back — or
+        // wake it at once if the stream is ready, so its wake-up is not lost. Also after an
+        // item was taken: the task's last poll was `Pending`, so it must be woken when the
+        // next item (or the end) arrives.
         let (stale, wake_now) = {
             let mut state = self.shared.lock();
             let ready = !state.queue.is_empty() || !matches!(state.end, End::Open);
@@ -841,7 +841,7 @@ impl<T, E> CallbackStream<T, E> {
         if let Some(waiter) = wake_now {
             waiter.notify();
         }
-        None
+        found
     }
 
     /// A blocking iterator over the rest of the stream (ends after the terminal item).

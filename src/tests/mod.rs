@@ -1,3 +1,4 @@
 mod event;
 mod oneshot;
 mod shared;
+mod stream;

@@ -1,0 +1,580 @@
+#![cfg(anywait_loom)]
+//! loom models of callback streams (`callback_stream`, `StreamFeeder`, `CallbackStream`).
+//!
+//! Run with:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg anywait_loom" LOOM_MAX_PREEMPTIONS=2 \
+//!     cargo test --release --test loom_stream
+//! ```
+//!
+//! Every model has at least two threads that genuinely race, and asserts something a
+//! wrong stream would break: items delivered exactly once and before the end, no lost
+//! wake-up (a `Pending` poll is followed by a wake; `loom::future::block_on` and the
+//! blocking receive report a deadlock when a wake-up is lost), pushes into a dropped
+//! stream handed back, close hooks run exactly once, and credits that add up. Items count
+//! their drops with a loom atomic, so a leaked item also trips loom's leak check.
+//! Counting wakers are `std::task::Wake` on a `std::sync::Arc` whose strong count must be
+//! back at 1 at the end: no waker leaked or over-released.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use anywait::{callback_stream, CallbackStream, Overflow, RejectReason, StreamError, StreamPolicy};
+use futures::{Stream, StreamExt};
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+/// An item that counts its drops.
+#[derive(Debug)]
+struct Val {
+    id: u32,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Val {
+    fn new(id: u32, drops: &Arc<AtomicUsize>) -> Val {
+        Val {
+            id,
+            drops: drops.clone(),
+        }
+    }
+}
+
+impl Drop for Val {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn load(counter: &Arc<AtomicUsize>) -> usize {
+    counter.load(Ordering::SeqCst)
+}
+
+fn counter() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+/// A waker that counts its wake-ups.
+struct CountingWaker {
+    wakes: AtomicUsize,
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (std::sync::Arc<CountingWaker>, Waker) {
+    let inner = std::sync::Arc::new(CountingWaker {
+        wakes: AtomicUsize::new(0),
+    });
+    let waker = Waker::from(inner.clone());
+    (inner, waker)
+}
+
+/// Drops the test's `Waker` and checks the stream kept no clone.
+fn assert_no_waker_leak(inner: &std::sync::Arc<CountingWaker>, waker: Waker) {
+    drop(waker);
+    assert_eq!(
+        std::sync::Arc::strong_count(inner),
+        1,
+        "a clone of the waker was leaked"
+    );
+}
+
+type Item<T, E> = Option<Result<T, StreamError<E>>>;
+
+fn poll_with<T, E>(stream: &mut CallbackStream<T, E>, waker: &Waker) -> Poll<Item<T, E>> {
+    Pin::new(stream).poll_next(&mut Context::from_waker(waker))
+}
+
+/// Runs a model with `LOOM_MAX_PREEMPTIONS` if set, else with at most `bound` preemptions,
+/// and prints how many executions loom explored (`--nocapture` shows it).
+fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(bound);
+    }
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = executions.clone();
+    builder.check(move || {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f();
+    });
+    println!(
+        "{}: {} executions",
+        std::thread::current().name().unwrap_or("model"),
+        executions.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
+
+/// [`model_bounded`] with the CI bound (2 preemptions) unless the environment says else.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_bounded(2, f);
+}
+
+// ---------------------------------------------------------------------------------------
+// push vs poll
+// ---------------------------------------------------------------------------------------
+
+/// push (then finish) vs a consumer that polls by hand with a counting waker: the item is
+/// delivered exactly once, before the end, and every `Pending` is followed by a wake-up.
+#[test]
+fn push_vs_poll() {
+    model(|| {
+        let drops = counter();
+        let (feeder, mut stream) = callback_stream::<Val, ()>(StreamPolicy::Unbounded);
+        let val = Val::new(1, &drops);
+        let producer = thread::spawn(move || {
+            feeder.push(val).unwrap();
+            assert!(feeder.finish());
+        });
+        let (inner, waker) = counting_waker();
+        let mut got = Vec::new();
+        let mut producer = Some(producer);
+        loop {
+            let woken_before = inner.wakes.load(Ordering::SeqCst);
+            match poll_with(&mut stream, &waker) {
+                Poll::Ready(Some(item)) => got.push(item.unwrap().id),
+                Poll::Ready(None) => break,
+                Poll::Pending => {
+                    // Nothing else can happen but the producer's events: once it is done,
+                    // the Pending must have been followed by a wake-up.
+                    producer
+                        .take()
+                        .expect("Pending after the producer finished")
+                        .join()
+                        .unwrap();
+                    assert!(
+                        inner.wakes.load(Ordering::SeqCst) > woken_before,
+                        "lost wake-up"
+                    );
+                }
+            }
+        }
+        if let Some(producer) = producer {
+            producer.join().unwrap();
+        }
+        assert_eq!(got, vec![1]);
+        assert_eq!(load(&drops), 1);
+        assert!(matches!(poll_with(&mut stream, &waker), Poll::Ready(None)));
+        assert_no_waker_leak(&inner, waker);
+    });
+}
+
+/// Two pushes and a fail vs an executor (`loom::future::block_on`, which reports a
+/// deadlock when a wake-up is lost): everything arrives in order, then the error.
+#[test]
+fn push_vs_block_on() {
+    model(|| {
+        let (feeder, stream) = callback_stream::<u32, &str>(StreamPolicy::Bounded {
+            capacity: 2,
+            overflow: Overflow::Reject,
+        });
+        let producer = thread::spawn(move || {
+            feeder.push(1).unwrap();
+            feeder.push(2).unwrap();
+            assert!(feeder.fail("e"));
+        });
+        let items: Vec<_> = loom::future::block_on(stream.collect());
+        producer.join().unwrap();
+        assert_eq!(items, vec![Ok(1), Ok(2), Err(StreamError::Failed("e"))]);
+    });
+}
+
+/// push (then abandonment) vs the blocking receive (loom park/unpark).
+#[test]
+fn push_vs_next_blocking() {
+    model(|| {
+        let (feeder, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Unbounded);
+        let producer = thread::spawn(move || {
+            feeder.push(1).unwrap();
+            drop(feeder);
+        });
+        assert_eq!(stream.next_blocking(), Some(Ok(1)));
+        assert_eq!(stream.next_blocking(), Some(Err(StreamError::Abandoned)));
+        assert_eq!(stream.next_blocking(), None);
+        producer.join().unwrap();
+    });
+}
+
+/// push vs a blocking receive that times out at once (under loom a timed park returns
+/// immediately): the register / withdraw of the thread races the push. The item is either
+/// returned or stays buffered; never lost.
+#[test]
+fn push_vs_next_timeout() {
+    model(|| {
+        let drops = counter();
+        let (feeder, mut stream) = callback_stream::<Val, ()>(StreamPolicy::Unbounded);
+        let val = Val::new(3, &drops);
+        let producer = thread::spawn(move || {
+            feeder.push(val).unwrap();
+            feeder
+        });
+        let first = stream.next_timeout(Duration::ZERO);
+        let feeder = producer.join().unwrap();
+        let id = match first {
+            Some(Ok(val)) => val.id,
+            Some(Err(StreamError::Timeout)) => {
+                assert_eq!(stream.stats().buffered, 1);
+                stream.next_timeout(Duration::ZERO).unwrap().unwrap().id
+            }
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(id, 3);
+        assert_eq!(load(&drops), 1);
+        drop(feeder);
+        assert!(matches!(
+            stream.next_blocking(),
+            Some(Err(StreamError::Abandoned))
+        ));
+    });
+}
+
+/// A task polled (`Pending`, its waker registered), then a blocking receive on the same
+/// stream races a push from another thread and takes the item. The task's waker must not
+/// be lost: once the next item arrives, the task is woken (by either push).
+#[test]
+fn blocking_receive_keeps_an_earlier_polls_waker() {
+    model(|| {
+        let (feeder, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Unbounded);
+        let (inner, waker) = counting_waker();
+        assert!(poll_with(&mut stream, &waker).is_pending());
+        let other = feeder.clone();
+        let producer = thread::spawn(move || other.push(1).unwrap());
+        assert_eq!(stream.next_blocking(), Some(Ok(1)));
+        producer.join().unwrap();
+        feeder.push(2).unwrap();
+        assert!(
+            inner.wakes.load(Ordering::SeqCst) >= 1,
+            "the task that polled Pending was never woken, though an item is ready"
+        );
+        assert!(matches!(
+            poll_with(&mut stream, &waker),
+            Poll::Ready(Some(Ok(2)))
+        ));
+        drop(stream);
+        assert_no_waker_leak(&inner, waker);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// push vs drop of the stream
+// ---------------------------------------------------------------------------------------
+
+/// push vs drop of the stream: the push is `Ok` (and the item is dropped with the
+/// stream's buffer) or handed back with `Closed`; never lost. The close hook runs once.
+#[test]
+fn push_vs_drop_stream() {
+    model(|| {
+        let drops = counter();
+        let closes = counter();
+        let (feeder, stream) = callback_stream::<Val, ()>(StreamPolicy::Unbounded);
+        let closes2 = closes.clone();
+        let stream = stream.on_close(move || {
+            closes2.fetch_add(1, Ordering::SeqCst);
+        });
+        let val = Val::new(4, &drops);
+        let drops2 = drops.clone();
+        let producer = thread::spawn(move || {
+            let result = feeder.push(val);
+            let accepted = match result {
+                Ok(()) => true,
+                Err(rejected) => {
+                    assert_eq!(rejected.reason(), RejectReason::Closed);
+                    let val = rejected.into_inner();
+                    assert_eq!(val.id, 4);
+                    assert_eq!(load(&drops2), 0, "a handed-back item is not dropped");
+                    false
+                }
+            };
+            (accepted, feeder)
+        });
+        drop(stream);
+        let (accepted, feeder) = producer.join().unwrap();
+        assert_eq!(load(&drops), 1, "accepted={accepted}: dropped exactly once");
+        assert_eq!(load(&closes), 1, "the close hook runs exactly once");
+        assert!(feeder.is_closed());
+        assert_eq!(
+            feeder.push(Val::new(5, &drops)).unwrap_err().reason(),
+            RejectReason::Closed
+        );
+        assert_eq!(feeder.stats().buffered, 0);
+        drop(feeder);
+        assert_eq!(load(&closes), 1);
+    });
+}
+
+/// push vs drop of a stream whose consumer is waiting (waker registered): the push may
+/// take the waker while the stream drops it. Exactly one side releases it; the item is
+/// dropped once.
+#[test]
+fn push_vs_drop_polled_stream() {
+    model(|| {
+        let drops = counter();
+        let (feeder, mut stream) = callback_stream::<Val, ()>(StreamPolicy::Unbounded);
+        let (inner, waker) = counting_waker();
+        assert!(poll_with(&mut stream, &waker).is_pending());
+        let val = Val::new(6, &drops);
+        let producer = thread::spawn(move || feeder.push(val).is_ok());
+        drop(stream);
+        let accepted = producer.join().unwrap();
+        assert_eq!(load(&drops), 1);
+        // Woken only by an accepted push that found the waker first.
+        assert!(inner.wakes.load(Ordering::SeqCst) <= usize::from(accepted));
+        assert_no_waker_leak(&inner, waker);
+    });
+}
+
+/// A feeder adds a close hook while the consumer drops the stream: the hook runs exactly
+/// once, either at the drop or at once when added.
+#[test]
+fn on_close_vs_drop_stream() {
+    model(|| {
+        let closes = counter();
+        let (feeder, stream) = callback_stream::<u32, ()>(StreamPolicy::Unbounded);
+        let closes2 = closes.clone();
+        let adder = thread::spawn(move || {
+            feeder.on_close(move || {
+                closes2.fetch_add(1, Ordering::SeqCst);
+            });
+            feeder
+        });
+        drop(stream);
+        let feeder = adder.join().unwrap();
+        assert_eq!(load(&closes), 1);
+        drop(feeder);
+        assert_eq!(load(&closes), 1);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// terminal event from one clone vs push from another
+// ---------------------------------------------------------------------------------------
+
+/// Which terminal event [`end_vs_push`] races.
+#[derive(Clone, Copy, Debug)]
+enum EndBy {
+    Finish,
+    Fail,
+    /// The other clone is dropped; the pushing clone is dropped after its push.
+    Abandon,
+}
+
+/// One clone ends the stream while another pushes, and the consumer reads concurrently
+/// (three threads). An accepted push is delivered before the end; a refused one is
+/// refused with `Ended`. Exactly one terminal item.
+fn end_vs_push(end_by: EndBy) {
+    // Cost: three threads; each variant explores ~700-850 executions with 2 preemptions
+    // and ~4000-5500 with 3 (a tenth of a second in release either way).
+    model_bounded(2, move || {
+        let drops = counter();
+        let (ender, mut stream) = callback_stream::<Val, &str>(StreamPolicy::Unbounded);
+        let pusher = ender.clone();
+        let val = Val::new(7, &drops);
+        let end = thread::spawn(move || match end_by {
+            EndBy::Finish => assert!(ender.finish()),
+            EndBy::Fail => assert!(ender.fail("e")),
+            EndBy::Abandon => drop(ender),
+        });
+        let push = thread::spawn(move || {
+            let accepted = match pusher.push(val) {
+                Ok(()) => true,
+                Err(rejected) => {
+                    assert_eq!(rejected.reason(), RejectReason::Ended);
+                    false
+                }
+            };
+            drop(pusher);
+            accepted
+        });
+        // By reference: the stream stays alive (a push after its drop would be `Closed`).
+        let items: Vec<_> = loom::future::block_on(stream.by_ref().collect::<Vec<_>>());
+        end.join().unwrap();
+        let accepted = push.join().unwrap();
+        let mut items = items.into_iter();
+        if accepted {
+            assert_eq!(
+                items.next().unwrap().unwrap().id,
+                7,
+                "accepted: before the end"
+            );
+        }
+        let terminal = items.next().map(|item| item.map(|val| val.id));
+        let expected = match end_by {
+            EndBy::Finish => None,
+            EndBy::Fail => Some(Err(StreamError::Failed("e"))),
+            EndBy::Abandon => Some(Err(StreamError::Abandoned)),
+        };
+        assert_eq!(terminal, expected);
+        assert!(items.next().is_none(), "one terminal event");
+        if let EndBy::Abandon = end_by {
+            // The pusher was alive until after its push: never refused.
+            assert!(accepted);
+        }
+        assert_eq!(load(&drops), 1);
+    });
+}
+
+#[test]
+fn finish_vs_push() {
+    end_vs_push(EndBy::Finish);
+}
+
+#[test]
+fn fail_vs_push() {
+    end_vs_push(EndBy::Fail);
+}
+
+#[test]
+fn abandon_vs_push() {
+    end_vs_push(EndBy::Abandon);
+}
+
+/// Two clones race to end the stream: exactly one wins, the consumer sees its end.
+#[test]
+fn finish_vs_fail() {
+    model(|| {
+        let (a, mut stream) = callback_stream::<u32, &str>(StreamPolicy::Unbounded);
+        let b = a.clone();
+        let finisher = thread::spawn(move || a.finish());
+        let failed = b.fail("e");
+        let finished = finisher.join().unwrap();
+        assert!(finished ^ failed, "exactly one end wins");
+        let terminal = stream.next_blocking();
+        if finished {
+            assert_eq!(terminal, None);
+        } else {
+            assert_eq!(terminal, Some(Err(StreamError::Failed("e"))));
+            assert_eq!(stream.next_blocking(), None);
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// credit callback vs push
+// ---------------------------------------------------------------------------------------
+
+/// A producer that respects the window (its own credit counter, fed by `on_credit`)
+/// pushes while the consumer takes items and re-opens the window. Checks: a push made
+/// while the producer's view said the window was open is never refused; the credits sum
+/// to the weight consumed; the stream ends with nothing held; the counters agree.
+#[test]
+fn credit_vs_push() {
+    // Cost: two threads, three pushes, each push and take a lock plus the credit atomic;
+    // ~115 executions with 2 preemptions, ~630 with 3.
+    model_bounded(2, || {
+        const INITIAL: usize = 2;
+        let credited = counter();
+        let (feeder, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Window {
+            initial: INITIAL,
+            weigh: |w: &u32| *w as usize,
+        });
+        let credited2 = credited.clone();
+        feeder.on_credit(move |weight| {
+            credited2.fetch_add(weight, Ordering::SeqCst);
+        });
+        let credited3 = credited.clone();
+        let producer = thread::spawn(move || {
+            let mut pushed = 0;
+            let mut refused = 0;
+            for weight in [1u32, 2, 1] {
+                // What the producer knows is open: the window minus what it pushed, plus
+                // what came back. The stream holds at most `pushed - credited` (a credit
+                // is given after its item left the stream), so with `open > 0` it holds
+                // less than the window and must accept.
+                let open = (INITIAL + load(&credited3)) as isize - pushed as isize;
+                match feeder.push(weight) {
+                    Ok(()) => pushed += weight as usize,
+                    Err(rejected) => {
+                        assert_eq!(rejected.reason(), RejectReason::WindowFull);
+                        assert!(open <= 0, "refused while the producer had credit {open}");
+                        refused += 1;
+                    }
+                }
+            }
+            assert!(feeder.finish());
+            (pushed, refused)
+        });
+        let mut consumed = 0;
+        let mut taken = 0;
+        while let Some(item) = stream.next_blocking() {
+            consumed += item.unwrap() as usize;
+            taken += 1;
+            // Credit runs before the item is handed over.
+            assert!(load(&credited) >= consumed);
+        }
+        let (pushed, refused) = producer.join().unwrap();
+        assert_eq!(consumed, pushed);
+        assert_eq!(
+            load(&credited),
+            consumed,
+            "credits sum to the weight consumed"
+        );
+        let stats = stream.stats();
+        assert_eq!((stats.buffered, stats.buffered_weight), (0, 0));
+        assert_eq!(stats.rejected, refused);
+        assert!(taken >= 1, "the first push always fits");
+    });
+}
+
+/// Two feeders push into a window while the consumer takes: the held weight never exceeds
+/// the window plus one item, and the credits add up.
+#[test]
+fn credit_vs_two_pushers() {
+    model_bounded(2, || {
+        const INITIAL: usize = 2;
+        let credited = counter();
+        let (a, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Window {
+            initial: INITIAL,
+            weigh: |w: &u32| *w as usize,
+        });
+        let credited2 = credited.clone();
+        a.on_credit(move |weight| {
+            credited2.fetch_add(weight, Ordering::SeqCst);
+        });
+        let b = a.clone();
+        let push = |feeder: anywait::StreamFeeder<u32, ()>, weight: u32| {
+            thread::spawn(move || {
+                let held_after = match feeder.push(weight) {
+                    Ok(()) => Some(feeder.stats().buffered_weight),
+                    Err(rejected) => {
+                        assert_eq!(rejected.reason(), RejectReason::WindowFull);
+                        None
+                    }
+                };
+                drop(feeder);
+                held_after
+            })
+        };
+        let ta = push(a, 2);
+        let tb = push(b, 1);
+        let mut consumed = 0;
+        while let Some(item) = stream.next_blocking() {
+            match item {
+                Ok(weight) => consumed += weight as usize,
+                Err(end) => assert_eq!(end, StreamError::Abandoned),
+            }
+        }
+        for held_after in [ta.join().unwrap(), tb.join().unwrap()]
+            .into_iter()
+            .flatten()
+        {
+            // Accepted only while holding less than the window, so at most the window
+            // minus one plus the heaviest item (2).
+            assert!(held_after < INITIAL + 2, "window plus one item at most");
+        }
+        assert_eq!(load(&credited), consumed);
+        let stats = stream.stats();
+        assert_eq!(stats.buffered_weight, 0);
+        assert!(stats.overshoot <= 1);
+    });
+}
