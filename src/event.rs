@@ -79,8 +79,9 @@ use std::time::{Duration, Instant};
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
-use crate::core::queue::{NewWaiter, WaitNode, WaitQueue};
+use crate::core::queue::{WaitNode, WaitQueue};
 use crate::core::waiter::Deadline;
+use crate::core::waiter::NewWaiter;
 use crate::sync::{const_fn_unless_loom, AtomicUsize, Ordering};
 
 const SET: usize = 1;

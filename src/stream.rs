@@ -87,8 +87,8 @@ use std::time::{Duration, Instant};
 
 use futures_core::{FusedStream, Stream};
 
-use crate::core::waiter::{block_until, Deadline, Waiter};
-use crate::sync::{Mutex, MutexGuard};
+use crate::core::waiter::{block_until, Deadline, NewWaiter, Waiter};
+use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering};
 
 /// How a [`callback_stream`] buffers: see the [module docs](self#policies-streampolicy).
 ///
@@ -344,6 +344,9 @@ struct State<T, E> {
 struct Shared<T, E> {
     policy: StreamPolicy<T>,
     state: Mutex<State<T, E>>,
+    /// A hint, written under the lock: the consumer would find an item or the end. Lets a
+    /// blocking consumer spin briefly without taking the lock.
+    ready: AtomicBool,
 }
 
 impl<T, E> Shared<T, E> {
@@ -352,7 +355,19 @@ impl<T, E> Shared<T, E> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Refreshes the `ready` hint; called with the lock held after a change.
+    fn publish_ready(&self, state: &State<T, E>) {
+        let ready = !state.queue.is_empty() || !matches!(state.end, End::Open);
+        // ORDERING: a hint only; the lock orders the real state.
+        self.ready.store(ready, Ordering::Relaxed);
+    }
 }
+
+/// Rounds of spinning (then yielding) a blocking consumer tries before it parks: an SDK
+/// thread that pushes a burst usually refills the stream within microseconds. None under
+/// loom, whose models must not multiply by it.
+const SPIN_ROUNDS: u32 = if cfg!(anywait_loom) { 0 } else { 10 };
 
 /// Creates a callback stream: the [`StreamFeeder`] goes to the SDK's callbacks, the
 /// [`CallbackStream`] to the consumer.
@@ -394,6 +409,7 @@ pub fn callback_stream<T, E>(
             on_credit: None,
             stats: StreamStats::default(),
         }),
+        ready: AtomicBool::new(false),
     });
     (
         StreamFeeder {
@@ -486,6 +502,7 @@ impl<T, E> StreamFeeder<T, E> {
         }
         state.queue.push_back(item);
         state.weight += weight;
+        shared.publish_ready(&state);
         let consumer = state.consumer.take();
         drop(state);
         drop(evicted);
@@ -538,6 +555,7 @@ impl<T, E> StreamFeeder<T, E> {
             return false;
         }
         state.end = end;
+        self.shared.publish_ready(&state);
         let consumer = state.consumer.take();
         drop(state);
         if let Some(consumer) = consumer {
@@ -665,6 +683,7 @@ impl<T, E> Drop for StreamFeeder<T, E> {
             return;
         }
         state.end = End::Abandoned;
+        self.shared.publish_ready(&state);
         let consumer = state.consumer.take();
         drop(state);
         if let Some(consumer) = consumer {
@@ -713,16 +732,19 @@ enum Next<T, E> {
 }
 
 impl<T, E> CallbackStream<T, E> {
-    /// Takes the next item or the end; when there is none yet, stores `waiter` (if given)
-    /// to be notified by the next push or end, and returns `Err(())`.
+    /// Takes the next item or the end. When there is none yet, returns `Err(true)` if the
+    /// consumer is registered to be notified by the next push or end — `made` was stored,
+    /// or the stored waiter already reaches `new` — else `Err(false)`.
     fn take_next(
         &mut self,
-        waiter: Option<Waiter>,
-    ) -> Result<Option<Result<T, StreamError<E>>>, ()> {
-        let mut state = self.shared.lock();
+        new: Option<NewWaiter<'_>>,
+        made: Option<Waiter>,
+    ) -> Result<Option<Result<T, StreamError<E>>>, bool> {
+        let shared = &*self.shared;
+        let mut state = shared.lock();
         let next = match state.queue.pop_front() {
             Some(item) => {
-                let weight = self.shared.policy.weight(&item);
+                let weight = shared.policy.weight(&item);
                 state.weight -= weight;
                 Next::Item(item, weight, state.on_credit.clone())
             }
@@ -736,9 +758,15 @@ impl<T, E> CallbackStream<T, E> {
                 End::Abandoned => Next::End(Some(StreamError::Abandoned)),
             },
         };
-        let replaced = match (&next, waiter) {
-            (Next::Empty, Some(waiter)) => state.consumer.replace(waiter),
-            (_, unused) => unused,
+        shared.publish_ready(&state);
+        let (registered, replaced) = match (&next, made) {
+            (Next::Empty, Some(waiter)) => (true, state.consumer.replace(waiter)),
+            (Next::Empty, None) => {
+                let kept =
+                    new.is_some_and(|new| state.consumer.as_ref().is_some_and(|w| new.keeps(w)));
+                (kept, None)
+            }
+            (_, unused) => (false, unused),
         };
         drop(state);
         // Waiters are dropped, and credit hooks run, outside the lock.
@@ -751,20 +779,22 @@ impl<T, E> CallbackStream<T, E> {
                 Ok(Some(Ok(item)))
             }
             Next::End(error) => Ok(error.map(Err)),
-            Next::Empty => Err(()),
+            Next::Empty => Err(registered),
         }
     }
 
-    /// Takes the next item or the end, or registers `make()` and returns `None`. The
-    /// waiter is made (a waker clone runs foreign code) outside the lock, and only when
-    /// the stream is empty.
+    /// Takes the next item or the end, or registers the task or thread and returns `None`.
+    /// One lock when a stored waiter already fits; otherwise the waiter is made (a waker
+    /// clone runs foreign code) outside the lock and stored with a second one.
     fn next_or_register(
         &mut self,
-        make: &dyn Fn() -> Waiter,
+        new: NewWaiter<'_>,
     ) -> Option<Option<Result<T, StreamError<E>>>> {
-        self.take_next(None)
-            .or_else(|()| self.take_next(Some(make())))
-            .ok()
+        match self.take_next(Some(new), None) {
+            Ok(next) => Some(next),
+            Err(true) => None,
+            Err(false) => self.take_next(Some(new), Some(new.make())).ok(),
+        }
     }
 
     /// Blocks the calling thread for the next item; `None` at the end of the stream.
@@ -818,9 +848,29 @@ impl<T, E> CallbackStream<T, E> {
     }
 
     fn next_until(&mut self, deadline: Deadline) -> Option<Option<Result<T, StreamError<E>>>> {
+        if let Ok(found) = self.take_next(None, None) {
+            return Some(found);
+        }
+        // Spin, then yield, briefly before parking (crossbeam's backoff): a producer in the
+        // middle of a burst refills the stream far sooner than a park/unpark round trip.
+        for round in 0..SPIN_ROUNDS {
+            // ORDERING: a hint; `take_next` takes the lock.
+            if self.shared.ready.load(Ordering::Relaxed) {
+                if let Ok(found) = self.take_next(None, None) {
+                    return Some(found);
+                }
+            }
+            if round < 6 {
+                for _ in 0..1u32 << round {
+                    std::hint::spin_loop();
+                }
+            } else {
+                crate::sync::thread::yield_now();
+            }
+        }
         // A task waker an earlier poll left is set aside while this thread waits.
         let set_aside = self.shared.lock().consumer.take();
-        let found = block_until(deadline, || self.next_or_register(&Waiter::current_thread));
+        let found = block_until(deadline, || self.next_or_register(NewWaiter::Thread));
         if found.is_some() && set_aside.is_none() {
             return found;
         }
@@ -900,9 +950,7 @@ impl<T, E> Stream for CallbackStream<T, E> {
     type Item = Result<T, StreamError<E>>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let waker = cx.waker();
-        let make = || Waiter::Task(waker.clone());
-        match self.get_mut().next_or_register(&make) {
+        match self.get_mut().next_or_register(NewWaiter::Task(cx.waker())) {
             Some(next) => Poll::Ready(next),
             None => Poll::Pending,
         }

@@ -45,7 +45,7 @@ use std::ptr::NonNull;
 use std::task::{Poll, Waker};
 
 use super::slot::{self, SlotBits};
-use super::waiter::{block_until, Deadline, Waiter};
+use super::waiter::{block_until, Deadline, NewWaiter, Waiter};
 use crate::error::Abandoned;
 use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 
@@ -371,37 +371,30 @@ impl<T> Rx<T> {
         }
     }
 
-    /// Returns the result if the completer has finished, else registers `waiter`.
-    fn poll_register(
-        &mut self,
-        keep: impl FnOnce(&Waiter) -> bool,
-        make: impl FnOnce() -> Waiter,
-    ) -> Poll<Result<T, Abandoned>> {
+    /// Polls as a future: returns the result if the completer has finished, else
+    /// registers the task (keeping the stored waker if it wakes the same task).
+    pub(crate) fn poll(&mut self, waker: &Waker) -> Poll<Result<T, Abandoned>> {
         let block = self.block();
         // ORDERING: Acquire pairs with tx's Release of TX_CLOSED (and the value).
         let s = block.state.load(Ordering::Acquire);
         if s & TX_CLOSED != 0 {
             return Poll::Ready(self.take(s));
         }
+        let new = NewWaiter::Task(waker);
         // SAFETY: rx is the waiting side of the rx slot.
         let registered = unsafe {
             slot::register(
                 &block.state,
                 &block.rx_slot,
                 RX_SLOT,
-                |w| matches!(w, RxWaiter::Wake(w) if keep(w)),
-                || RxWaiter::Wake(make()),
+                |w| matches!(w, RxWaiter::Wake(w) if new.keeps(w)),
+                || RxWaiter::Wake(new.make()),
             )
         };
         match registered {
             Ok(()) => Poll::Pending,
             Err(s) => Poll::Ready(self.take(s)),
         }
-    }
-
-    /// Polls as a future.
-    pub(crate) fn poll(&mut self, waker: &Waker) -> Poll<Result<T, Abandoned>> {
-        self.poll_register(|w| w.will_wake(waker), || Waiter::Task(waker.clone()))
     }
 
     /// Takes the result if the completer has finished, without registering anything.
@@ -440,14 +433,19 @@ impl<T> Rx<T> {
     /// Replaces the waiter in the rx slot with `waiter` (or empties it for `None`) and
     /// returns what was there. `Err` with the result if the completer finished first; any
     /// waiter given is then dropped.
-    fn swap_waiter(&mut self, waiter: Option<RxWaiter<T>>) -> Result<Option<RxWaiter<T>>, Result<T, Abandoned>> {
+    fn swap_waiter(
+        &mut self,
+        waiter: Option<RxWaiter<T>>,
+    ) -> Result<Option<RxWaiter<T>>, Result<T, Abandoned>> {
         let block = self.block();
         if let Err(s) = RX_SLOT.reclaim(&block.state) {
             return Err(self.take(s));
         }
         let publish = waiter.is_some();
         // SAFETY: `reclaim` returned Ok: the rx slot is ours until we publish it.
-        let previous = block.rx_slot.with_mut(|cell| unsafe { std::mem::replace(&mut *cell, waiter) });
+        let previous = block
+            .rx_slot
+            .with_mut(|cell| unsafe { std::mem::replace(&mut *cell, waiter) });
         if !publish {
             return Ok(previous);
         }

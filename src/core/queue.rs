@@ -34,12 +34,10 @@
 use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Poll, Waker};
+use std::task::Poll;
 
-use super::waiter::{block_until, Deadline, Waiter};
-use crate::sync::{
-    const_fn_unless_loom, thread, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell,
-};
+use super::waiter::{block_until, Deadline, NewWaiter, Waiter};
+use crate::sync::{const_fn_unless_loom, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
 
 const UNLINKED: usize = 0;
 const LINKED: usize = 1;
@@ -110,32 +108,6 @@ struct List {
 // SAFETY: the list only holds pointers to nodes, which are `Send`; it is only used
 // behind the queue's mutex.
 unsafe impl Send for List {}
-
-/// The kind of waiter a registration stores.
-#[derive(Clone, Copy)]
-pub(crate) enum NewWaiter<'a> {
-    /// The current task.
-    Task(&'a Waker),
-    /// The current thread.
-    Thread,
-}
-
-impl NewWaiter<'_> {
-    fn keeps(self, stored: &Waiter) -> bool {
-        match (self, stored) {
-            (NewWaiter::Task(waker), stored) => stored.will_wake(waker),
-            (NewWaiter::Thread, Waiter::Thread(t)) => t.id() == thread::current().id(),
-            (NewWaiter::Thread, Waiter::Task(_)) => false,
-        }
-    }
-
-    fn make(self) -> Waiter {
-        match self {
-            NewWaiter::Task(waker) => Waiter::Task(waker.clone()),
-            NewWaiter::Thread => Waiter::current_thread(),
-        }
-    }
-}
 
 /// An intrusive queue of waiters; see the module documentation.
 #[derive(Debug)]

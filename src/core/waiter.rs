@@ -38,6 +38,34 @@ impl Waiter {
     }
 }
 
+/// The kind of waiter a registration stores.
+#[derive(Clone, Copy)]
+pub(crate) enum NewWaiter<'a> {
+    /// The current task.
+    Task(&'a Waker),
+    /// The current thread.
+    Thread,
+}
+
+impl NewWaiter<'_> {
+    /// Whether notifying `stored` already reaches this task or thread (no new clone).
+    pub(crate) fn keeps(self, stored: &Waiter) -> bool {
+        match (self, stored) {
+            (NewWaiter::Task(waker), stored) => stored.will_wake(waker),
+            (NewWaiter::Thread, Waiter::Thread(t)) => t.id() == thread::current().id(),
+            (NewWaiter::Thread, Waiter::Task(_)) => false,
+        }
+    }
+
+    /// The waiter to store for this task or thread.
+    pub(crate) fn make(self) -> Waiter {
+        match self {
+            NewWaiter::Task(waker) => Waiter::Task(waker.clone()),
+            NewWaiter::Thread => Waiter::current_thread(),
+        }
+    }
+}
+
 /// How long a blocking wait may last.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Deadline {
