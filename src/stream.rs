@@ -87,8 +87,9 @@ use std::time::{Duration, Instant};
 
 use futures_core::{FusedStream, Stream};
 
+use crate::core::batch::Batch;
 use crate::core::waiter::{block_until, Deadline, NewWaiter, Waiter};
-use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// How a [`callback_stream`] buffers: see the [module docs](self#policies-streampolicy).
 ///
@@ -330,8 +331,8 @@ enum End<E> {
 }
 
 struct State<T, E> {
+    /// Items pushed and not yet moved to the consumer's batch.
     queue: VecDeque<T>,
-    weight: usize,
     end: End<E>,
     consumer_gone: bool,
     feeders: usize,
@@ -347,9 +348,28 @@ struct Shared<T, E> {
     /// A hint, written under the lock: the consumer would find an item or the end. Lets a
     /// blocking consumer spin briefly without taking the lock.
     ready: AtomicBool,
+    /// Items held: in `queue` plus in the consumer's batch. Raised by pushes (under the
+    /// lock), lowered by the consumer as it hands items out (without it).
+    held: AtomicUsize,
+    /// Their weight (`weigh` for `Window`, 1 an item otherwise); kept like `held`.
+    held_weight: AtomicUsize,
+    /// Bumped (under the lock) whenever `on_credit` changes, so the consumer refreshes
+    /// the hook it caches.
+    credit_epoch: AtomicUsize,
+    /// Whether the consumer may move the whole queue into its batch with one lock.
+    /// `DropOldest` may not: its pushes evict the oldest held item, which must still be in
+    /// `queue`.
+    batching: bool,
 }
 
 impl<T, E> Shared<T, E> {
+    /// Counts an item taken out of the stream (delivered to the consumer or evicted).
+    fn release(&self, weight: usize) {
+        // ORDERING: counters only; the items themselves move under the lock.
+        self.held.fetch_sub(1, Ordering::Relaxed);
+        self.held_weight.fetch_sub(weight, Ordering::Relaxed);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State<T, E>> {
         self.state
             .lock()
@@ -396,11 +416,18 @@ pub fn callback_stream<T, E>(
         },
         other => other,
     };
+    let batching = !matches!(
+        policy,
+        StreamPolicy::Bounded {
+            overflow: Overflow::DropOldest,
+            ..
+        }
+    );
     let shared = Arc::new(Shared {
         policy,
+        batching,
         state: Mutex::new(State {
             queue: VecDeque::new(),
-            weight: 0,
             end: End::Open,
             consumer_gone: false,
             feeders: 1,
@@ -410,12 +437,20 @@ pub fn callback_stream<T, E>(
             stats: StreamStats::default(),
         }),
         ready: AtomicBool::new(false),
+        held: AtomicUsize::new(0),
+        held_weight: AtomicUsize::new(0),
+        credit_epoch: AtomicUsize::new(0),
     });
     (
         StreamFeeder {
             shared: Arc::clone(&shared),
         },
-        CallbackStream { shared },
+        CallbackStream {
+            shared,
+            batch: Batch::new(),
+            credit: None,
+            credit_epoch: 0,
+        },
     )
 }
 
@@ -472,16 +507,20 @@ impl<T, E> StreamFeeder<T, E> {
             return refuse(&mut state, item, RejectReason::Ended);
         }
         let mut evicted = None;
+        // ORDERING: counters only (see `Shared::held`); a consumer lowering them at the same
+        // time only makes this check a moment stale, as if it had run a moment earlier.
+        let held = shared.held.load(Ordering::Relaxed);
+        let held_weight = shared.held_weight.load(Ordering::Relaxed);
         match shared.policy {
             StreamPolicy::Window { initial, .. } => {
-                if state.weight >= initial {
+                if held_weight >= initial {
                     return refuse(&mut state, item, RejectReason::WindowFull);
                 }
-                if state.weight + weight > initial {
+                if held_weight + weight > initial {
                     state.stats.overshoot += 1;
                 }
             }
-            StreamPolicy::Bounded { capacity, overflow } if state.queue.len() >= capacity => {
+            StreamPolicy::Bounded { capacity, overflow } if held >= capacity => {
                 match overflow {
                     Overflow::Reject => return refuse(&mut state, item, RejectReason::Full),
                     Overflow::DropNewest => {
@@ -492,8 +531,11 @@ impl<T, E> StreamFeeder<T, E> {
                         return Ok(());
                     }
                     Overflow::DropOldest => {
+                        // No batching under DropOldest: every held item is in the queue.
                         evicted = state.queue.pop_front();
-                        state.weight -= 1;
+                        if evicted.is_some() {
+                            shared.release(1);
+                        }
                         state.stats.dropped_oldest += 1;
                     }
                 }
@@ -501,7 +543,9 @@ impl<T, E> StreamFeeder<T, E> {
             _ => {}
         }
         state.queue.push_back(item);
-        state.weight += weight;
+        // ORDERING: counters only; raised under the lock, before the item can be taken.
+        shared.held.fetch_add(1, Ordering::Relaxed);
+        shared.held_weight.fetch_add(weight, Ordering::Relaxed);
         shared.publish_ready(&state);
         let consumer = state.consumer.take();
         drop(state);
@@ -587,7 +631,11 @@ impl<T, E> StreamFeeder<T, E> {
     /// assert_eq!(reopened.load(Ordering::SeqCst), 60);
     /// ```
     pub fn on_credit(&self, f: impl Fn(usize) + Send + Sync + 'static) {
-        self.shared.lock().on_credit = Some(Arc::new(f));
+        let mut state = self.shared.lock();
+        state.on_credit = Some(Arc::new(f));
+        // ORDERING: Release, under the lock: a consumer that sees the new epoch re-reads
+        // the hook under the lock.
+        self.shared.credit_epoch.fetch_add(1, Ordering::Release);
     }
 
     /// Adds a hook to run once if the consumer drops the stream before it ended; see
@@ -641,8 +689,9 @@ impl<T, E> StreamFeeder<T, E> {
 fn stats<T, E>(shared: &Shared<T, E>) -> StreamStats {
     let state = shared.lock();
     StreamStats {
-        buffered: state.queue.len(),
-        buffered_weight: state.weight,
+        // ORDERING: counters; read under the lock so pushes are not half counted.
+        buffered: shared.held.load(Ordering::Relaxed),
+        buffered_weight: shared.held_weight.load(Ordering::Relaxed),
         ..state.stats
     }
 }
@@ -722,11 +771,18 @@ impl<T, E> fmt::Debug for StreamFeeder<T, E> {
 #[must_use = "dropping a CallbackStream closes it"]
 pub struct CallbackStream<T, E> {
     shared: Arc<Shared<T, E>>,
+    /// Items moved out of the shared queue with one lock, handed out one by one without
+    /// it (still counted as held until handed out).
+    batch: Batch<T>,
+    /// The `on_credit` hook as of `credit_epoch`.
+    credit: Option<CreditHook>,
+    credit_epoch: usize,
 }
 
-/// What one look at the stream found.
+/// What one look at the shared state found.
 enum Next<T, E> {
-    Item(T, usize, Option<CreditHook>),
+    Item(T),
+    Batch,
     End(Option<StreamError<E>>),
     Empty,
 }
@@ -740,25 +796,39 @@ impl<T, E> CallbackStream<T, E> {
         new: Option<NewWaiter<'_>>,
         made: Option<Waiter>,
     ) -> Result<Option<Result<T, StreamError<E>>>, bool> {
+        if let Some(item) = self.batch.pop_front() {
+            return Ok(Some(Ok(self.hand_out(item))));
+        }
         let shared = &*self.shared;
         let mut state = shared.lock();
-        let next = match state.queue.pop_front() {
-            Some(item) => {
-                let weight = shared.policy.weight(&item);
-                state.weight -= weight;
-                Next::Item(item, weight, state.on_credit.clone())
+        let next = if shared.batching && !state.queue.is_empty() {
+            // The batch is empty: swap the whole queue in (the empty batch's allocation
+            // becomes the queue's, so steady state allocates nothing).
+            self.batch.swap(&mut state.queue);
+            Next::Batch
+        } else {
+            match state.queue.pop_front() {
+                Some(item) => Next::Item(item),
+                None => match std::mem::replace(&mut state.end, End::Delivered) {
+                    End::Open => {
+                        state.end = End::Open;
+                        Next::Empty
+                    }
+                    End::Finished | End::Delivered => Next::End(None),
+                    End::Failed(error) => Next::End(Some(StreamError::Failed(error))),
+                    End::Abandoned => Next::End(Some(StreamError::Abandoned)),
+                },
             }
-            None => match std::mem::replace(&mut state.end, End::Delivered) {
-                End::Open => {
-                    state.end = End::Open;
-                    Next::Empty
-                }
-                End::Finished | End::Delivered => Next::End(None),
-                End::Failed(error) => Next::End(Some(StreamError::Failed(error))),
-                End::Abandoned => Next::End(Some(StreamError::Abandoned)),
-            },
         };
         shared.publish_ready(&state);
+        // ORDERING: Acquire pairs with `on_credit`'s Release; the hook is read under the lock.
+        let epoch = shared.credit_epoch.load(Ordering::Acquire);
+        let stale_credit = if epoch != self.credit_epoch {
+            self.credit_epoch = epoch;
+            std::mem::replace(&mut self.credit, state.on_credit.clone())
+        } else {
+            None
+        };
         let (registered, replaced) = match (&next, made) {
             (Next::Empty, Some(waiter)) => (true, state.consumer.replace(waiter)),
             (Next::Empty, None) => {
@@ -769,18 +839,40 @@ impl<T, E> CallbackStream<T, E> {
             (_, unused) => (false, unused),
         };
         drop(state);
-        // Waiters are dropped, and credit hooks run, outside the lock.
+        // Waiters and hooks are dropped, and credit hooks run, outside the lock.
         drop(replaced);
+        drop(stale_credit);
         match next {
-            Next::Item(item, weight, credit) => {
-                if let Some(credit) = credit {
-                    credit(weight);
-                }
-                Ok(Some(Ok(item)))
+            Next::Item(item) => Ok(Some(Ok(self.hand_out(item)))),
+            Next::Batch => {
+                let item = self
+                    .batch
+                    .pop_front()
+                    .expect("swapped in a non-empty queue");
+                Ok(Some(Ok(self.hand_out(item))))
             }
             Next::End(error) => Ok(error.map(Err)),
             Next::Empty => Err(registered),
         }
+    }
+
+    /// Hands an item out of the stream: it stops counting as held, and its weight of
+    /// window is re-opened through `on_credit`.
+    fn hand_out(&mut self, item: T) -> T {
+        let weight = self.shared.policy.weight(&item);
+        self.shared.release(weight);
+        // ORDERING: Acquire pairs with `on_credit`'s Release.
+        if self.shared.credit_epoch.load(Ordering::Acquire) != self.credit_epoch {
+            let state = self.shared.lock();
+            self.credit_epoch = self.shared.credit_epoch.load(Ordering::Acquire);
+            let stale = std::mem::replace(&mut self.credit, state.on_credit.clone());
+            drop(state);
+            drop(stale);
+        }
+        if let Some(credit) = &self.credit {
+            credit(weight);
+        }
+        item
     }
 
     /// Takes the next item or the end, or registers the task or thread and returns `None`.
@@ -880,7 +972,9 @@ impl<T, E> CallbackStream<T, E> {
         // next item (or the end) arrives.
         let (stale, wake_now) = {
             let mut state = self.shared.lock();
-            let ready = !state.queue.is_empty() || !matches!(state.end, End::Open);
+            let ready = !self.batch.is_empty()
+                || !state.queue.is_empty()
+                || !matches!(state.end, End::Open);
             if ready {
                 (state.consumer.take(), set_aside)
             } else {
@@ -946,6 +1040,9 @@ impl<T, E> CallbackStream<T, E> {
     }
 }
 
+// The batch is plain data owned by the handle; nothing is pinned through it.
+impl<T, E> Unpin for CallbackStream<T, E> {}
+
 impl<T, E> Stream for CallbackStream<T, E> {
     type Item = Result<T, StreamError<E>>;
 
@@ -957,14 +1054,14 @@ impl<T, E> Stream for CallbackStream<T, E> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.shared.lock().queue.len(), None)
+        (self.batch.len() + self.shared.lock().queue.len(), None)
     }
 }
 
 impl<T, E> FusedStream for CallbackStream<T, E> {
     fn is_terminated(&self) -> bool {
         let state = self.shared.lock();
-        state.queue.is_empty() && matches!(state.end, End::Delivered)
+        self.batch.is_empty() && state.queue.is_empty() && matches!(state.end, End::Delivered)
     }
 }
 
@@ -975,11 +1072,14 @@ impl<T, E> Drop for CallbackStream<T, E> {
         let hook = state.on_close.take();
         let ended = !matches!(state.end, End::Open);
         let buffered = std::mem::take(&mut state.queue);
-        state.weight = 0;
+        // ORDERING: counters only; nothing is held any more.
+        self.shared.held.store(0, Ordering::Relaxed);
+        self.shared.held_weight.store(0, Ordering::Relaxed);
         let consumer = state.consumer.take();
         drop(state);
         drop(consumer);
         drop(buffered);
+        self.batch.clear();
         if let Some(hook) = hook {
             if !ended {
                 hook();
