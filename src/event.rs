@@ -28,6 +28,8 @@
 //!   unlatches it.
 //! - A wait completes if the event is set when it is first polled, **or if any `set()`
 //!   happened after the wait was created** — even if `clear()` ran before the waiter looked.
+//!   (A `set()` on an event that is already set changes nothing, so it does not count: it
+//!   costs one atomic load.)
 //!   A waiter released by `set` stays released (Python: `wait()` returns `True`). A wait
 //!   created after a `clear()` waits for the next `set()`.
 //! - No lost wake-ups; no completion while unset unless a `set()` happened since the wait
