@@ -144,6 +144,7 @@ impl AsyncEvent {
     /// event.set();
     /// assert!(event.is_set());
     /// ```
+    #[inline]
     pub fn is_set(&self) -> bool {
         // ORDERING: Acquire: whoever sees the event set sees what the setter did before.
         self.state.load(Ordering::Acquire) & SET != 0
@@ -164,9 +165,19 @@ impl AsyncEvent {
     /// event.set(); // no-op
     /// assert!(event.wait_timeout(std::time::Duration::ZERO));
     /// ```
+    #[inline]
     pub fn set(&self) {
         // ORDERING: Acquire for the early return (as `is_set`).
-        let mut s = self.state.load(Ordering::Acquire);
+        let s = self.state.load(Ordering::Acquire);
+        if s & SET == 0 {
+            self.set_slow(s);
+        }
+    }
+
+    /// `set()` on an event that looked unset: move the generation on, wake the queue.
+    #[cold]
+    #[inline(never)]
+    fn set_slow(&self, mut s: usize) {
         loop {
             if s & SET != 0 {
                 return;
@@ -200,6 +211,7 @@ impl AsyncEvent {
     /// event.clear();
     /// assert!(!event.is_set());
     /// ```
+    #[inline]
     pub fn clear(&self) {
         // ORDERING: Release/Acquire so clear() is ordered with set()s around it.
         self.state.fetch_and(!SET, Ordering::AcqRel);
@@ -221,6 +233,7 @@ impl AsyncEvent {
     /// event.clear();
     /// pollster::block_on(wait); // still completes: a set() happened since creation
     /// ```
+    #[inline]
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
             inner: Wait::new(self),
@@ -295,12 +308,14 @@ impl AsyncEvent {
         self.wait_until(self.generation(), Deadline::At(deadline))
     }
 
+    #[inline]
     fn generation(&self) -> usize {
         // ORDERING: Acquire, as `is_set`.
         generation(self.state.load(Ordering::Acquire))
     }
 
     /// Whether a wait created in generation `created` is done: lock-free.
+    #[inline]
     fn released(&self, created: usize) -> bool {
         // ORDERING: Acquire, as `is_set`.
         let s = self.state.load(Ordering::Acquire);
@@ -391,6 +406,7 @@ pin_project! {
 
 impl<E: Deref<Target = AsyncEvent>> Wait<E> {
     /// A wait on `event`, created now (this fixes the generation it waits past).
+    #[inline]
     pub(crate) fn new(event: E) -> Self {
         let created = event.generation();
         Wait {
@@ -402,16 +418,19 @@ impl<E: Deref<Target = AsyncEvent>> Wait<E> {
     }
 
     /// The event this waits on.
+    #[inline]
     pub(crate) fn source(&self) -> &E {
         &self.event
     }
 
     /// Whether `poll_wait` has returned `Ready`.
+    #[inline]
     pub(crate) fn is_done(&self) -> bool {
         self.done
     }
 
     /// Polls the wait; `Ready` once released (and on every poll after that).
+    #[inline]
     pub(crate) fn poll_wait(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
         if *this.done {

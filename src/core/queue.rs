@@ -28,7 +28,7 @@
 //! of the list, so waiters that arrive while a wake-all is in progress (e.g. after a
 //! `clear()`) are not woken by it. Epochs may wrap round: "before" is the wrapping order
 //! of [`epoch_before`], so live epochs must stay within `usize::MAX / 2` of each other.
-//! Waking happens in batches of [`BATCH`] wakers taken out under the lock and invoked
+//! Waking happens in batches of [`WAKE_BATCH`](super::waiter::WAKE_BATCH) wakers taken out under the lock and invoked
 //! after releasing it.
 
 use std::marker::PhantomPinned;
@@ -36,15 +36,12 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::Poll;
 
-use super::waiter::{block_until, Deadline, NewWaiter, Waiter};
+use super::waiter::{block_until, Deadline, NewWaiter, Waiter, WakeList};
 use crate::sync::{const_fn_unless_loom, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
 
 const UNLINKED: usize = 0;
 const LINKED: usize = 1;
 const NOTIFIED: usize = 2;
-
-/// How many wakers one lock hold collects before releasing the lock to wake them.
-const BATCH: usize = 32;
 
 /// A waiter node. Lives in a pinned future or on a blocked thread's stack.
 #[derive(Debug)]
@@ -86,6 +83,7 @@ impl WaitNode {
     }
 
     /// Whether the node is queued (registered and not yet notified or removed).
+    #[inline]
     pub(crate) fn is_linked(&self) -> bool {
         // ORDERING: only the owner links and unlinks-by-removal; a notifier's change to
         // NOTIFIED is re-checked under the lock by every caller that acts on this.
@@ -93,6 +91,7 @@ impl WaitNode {
     }
 
     /// Whether a notification reached this node.
+    #[inline]
     pub(crate) fn is_notified(&self) -> bool {
         // ORDERING: Acquire pairs with the notifier's Release store, its last access.
         self.status.load(Ordering::Acquire) == NOTIFIED
@@ -203,14 +202,20 @@ impl WaitQueue {
 
     /// Takes `node` out of the queue if it is linked. Returns whether it was notified (so
     /// the owner can tell "woken" from "gave up"). O(1); wakes nobody.
+    #[inline]
     pub(crate) fn remove(&self, node: Pin<&WaitNode>) -> bool {
         // ORDERING: Acquire: see `WaitNode::is_notified`. Only the owner links a node, so
         // UNLINKED cannot change under us.
         match node.status.load(Ordering::Acquire) {
-            NOTIFIED => return true,
-            UNLINKED => return false,
-            _ => {}
+            NOTIFIED => true,
+            UNLINKED => false,
+            _ => self.unlink_linked(node),
         }
+    }
+
+    /// `remove` for a node that was LINKED when looked at.
+    #[cold]
+    fn unlink_linked(&self, node: Pin<&WaitNode>) -> bool {
         let mut list = self.lock();
         if node.is_notified() {
             return true;
@@ -227,10 +232,9 @@ impl WaitQueue {
     /// run after the lock is released.
     pub(crate) fn notify_before(&self, epoch: usize) {
         loop {
-            let mut batch: [Option<Waiter>; BATCH] = Default::default();
-            let mut taken = 0;
+            let mut batch = WakeList::new();
             let mut list = self.lock();
-            while taken < BATCH {
+            while !batch.is_full() {
                 let Some(head) = list.head else { break };
                 // SAFETY: `head` is linked and the lock is held.
                 let head_epoch = unsafe { head.as_ref() }
@@ -242,19 +246,16 @@ impl WaitQueue {
                 // SAFETY: `head` is a pinned, linked node and the lock is held.
                 let head = unsafe { Pin::new_unchecked(head.as_ref()) };
                 // SAFETY: as above.
-                batch[taken] = unsafe { unlink(&mut list, head) };
+                if let Some(waiter) = unsafe { unlink(&mut list, head) } {
+                    batch.push(waiter);
+                }
                 // ORDERING: Release: our last access to the node; its owner may free it
                 // as soon as it reads NOTIFIED.
                 head.status.store(NOTIFIED, Ordering::Release);
-                taken += 1;
             }
-            let more = taken == BATCH && list.head.is_some();
+            let more = batch.is_full() && list.head.is_some();
             drop(list);
-            for waiter in batch.iter_mut().take(taken) {
-                if let Some(waiter) = waiter.take() {
-                    waiter.notify();
-                }
-            }
+            batch.notify_all();
             if !more {
                 return;
             }

@@ -123,3 +123,59 @@ pub(crate) fn block_until<R>(
         }
     }
 }
+
+/// How many waiters a [`WakeList`] holds: a wake-all takes this many out under its lock,
+/// releases the lock, wakes them, and comes back for more.
+pub(crate) const WAKE_BATCH: usize = 32;
+
+/// A fixed batch of waiters to notify after a lock is released; no allocation, and only
+/// the slots in use are ever written or read (tokio's `WakeList` idea).
+pub(crate) struct WakeList {
+    /// Slots `next..len` hold initialised waiters; the rest are uninitialised.
+    slots: [std::mem::MaybeUninit<Waiter>; WAKE_BATCH],
+    next: usize,
+    len: usize,
+}
+
+impl WakeList {
+    pub(crate) fn new() -> Self {
+        WakeList {
+            slots: [const { std::mem::MaybeUninit::uninit() }; WAKE_BATCH],
+            next: 0,
+            len: 0,
+        }
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len == WAKE_BATCH
+    }
+
+    /// Adds a waiter. The list must not be full.
+    pub(crate) fn push(&mut self, waiter: Waiter) {
+        assert!(!self.is_full(), "a WakeList holds {WAKE_BATCH} waiters");
+        self.slots[self.len].write(waiter);
+        self.len += 1;
+    }
+
+    /// Notifies every waiter, in the order they were added.
+    pub(crate) fn notify_all(&mut self) {
+        while self.next < self.len {
+            let index = self.next;
+            // Advance first: if a wake panics, `Drop` must not read this slot again.
+            self.next += 1;
+            // SAFETY: `index` was in `next..len`, so the slot is initialised, and `next`
+            // has moved past it, so it is read exactly once.
+            let waiter = unsafe { self.slots[index].assume_init_read() };
+            waiter.notify();
+        }
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        for index in self.next..self.len {
+            // SAFETY: slots `next..len` are initialised and read nowhere else.
+            unsafe { self.slots[index].assume_init_drop() };
+        }
+    }
+}
