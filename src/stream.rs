@@ -387,7 +387,13 @@ impl<T, E> Shared<T, E> {
 /// Rounds of spinning (then yielding) a blocking consumer tries before it parks: an SDK
 /// thread that pushes a burst usually refills the stream within microseconds. None under
 /// loom, whose models must not multiply by it.
-const SPIN_ROUNDS: u32 = if cfg!(anywait_loom) { 0 } else { 10 };
+fn spin_rounds() -> u32 {
+    if cfg!(anywait_loom) {
+        0
+    } else {
+        10
+    }
+}
 
 /// Creates a callback stream: the [`StreamFeeder`] goes to the SDK's callbacks, the
 /// [`CallbackStream`] to the consumer.
@@ -945,7 +951,7 @@ impl<T, E> CallbackStream<T, E> {
         }
         // Spin, then yield, briefly before parking (crossbeam's backoff): a producer in the
         // middle of a burst refills the stream far sooner than a park/unpark round trip.
-        for round in 0..SPIN_ROUNDS {
+        for round in 0..spin_rounds() {
             // ORDERING: a hint; `take_next` takes the lock.
             if self.shared.ready.load(Ordering::Relaxed) {
                 if let Ok(found) = self.take_next(None, None) {

@@ -6,88 +6,24 @@
 //! Wakers are built before counting: `futures::task::noop_waker` (static vtable) or a
 //! pre-built `Arc` waker, whose clone only bumps a reference count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod support;
+
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
-use std::task::{Context, Wake, Waker};
+use std::task::Context;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anywait::AsyncEvent;
-
-struct CountingAlloc;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_alloc() {
-    // try_with: the allocator may run while this thread's locals are being torn down.
-    let counting = COUNTING.try_with(Cell::get).unwrap_or(false);
-    if counting {
-        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-    }
-}
-
-// SAFETY: forwards every call to `System`; the bookkeeping touches only const-initialised
-// thread-locals without destructors, which never allocate.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_alloc();
-        // SAFETY: forwarded from the caller.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_alloc();
-        // SAFETY: forwarded from the caller.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_alloc();
-        // SAFETY: forwarded from the caller.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded from the caller.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use support::{allocs, counting_waker};
 
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns its result with the number of allocations it made on this thread.
-fn allocs<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    ALLOCS.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-    let result = f();
-    COUNTING.with(|c| c.set(false));
-    (result, ALLOCS.with(Cell::get))
-}
+static GLOBAL: support::CountingAlloc = support::CountingAlloc;
 
 fn assert_no_alloc<R>(what: &str, f: impl FnOnce() -> R) -> R {
     let (result, n) = allocs(f);
     assert_eq!(n, 0, "{what}: {n} allocation(s)");
     result
-}
-
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[test]
@@ -100,8 +36,7 @@ fn counting_allocator_counts() {
 #[test]
 fn future_wait_life_allocates_nothing() {
     let event = AsyncEvent::new();
-    let inner = Arc::new(CountingWaker::default());
-    let arc_waker = Waker::from(inner.clone());
+    let (inner, arc_waker) = counting_waker();
     let noop_waker = futures::task::noop_waker();
     for waker in [&arc_waker, &noop_waker] {
         let mut cx = Context::from_waker(waker);
@@ -124,11 +59,7 @@ fn future_wait_life_allocates_nothing() {
         assert!(queued.as_mut().poll(&mut cx).is_pending());
         assert_no_alloc("dropping a registered wait", || drop(queued));
     }
-    assert_eq!(
-        inner.0.load(Ordering::SeqCst),
-        1,
-        "the Arc waker was woken once"
-    );
+    assert_eq!(inner.wakes(), 1, "the Arc waker was woken once");
     assert_eq!(Arc::strong_count(&inner), 2);
 }
 

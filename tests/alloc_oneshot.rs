@@ -6,82 +6,26 @@
 //! the producer threads spawned here do not disturb the counts of the thread measuring.
 //! This is its own test binary because it replaces the global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod support;
+
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
 use anywait::{waitable, WaitableFuture};
 use futures::task::noop_waker_ref;
-
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn bump() {
-    // `try_with`: the allocator may run while this thread's locals are being torn down.
-    let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: forwards every call to `System` unchanged; counting touches no allocation.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        bump();
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        bump();
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        bump();
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use support::{allocs, poll_once, thread_waker};
 
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns its result with the number of allocations it made on this thread.
-fn allocs<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCS.with(Cell::get);
-    let result = f();
-    (result, ALLOCS.with(Cell::get) - before)
-}
+static GLOBAL: support::CountingAlloc = support::CountingAlloc;
 
 /// `thread::current()` allocates the handle lazily on a thread's first call: do it first.
 fn warm_up() {
     drop(thread::current());
-}
-
-fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(waker))
-}
-
-/// A waker that unparks the thread that made it (allocated once, outside the counts).
-struct ThreadWaker(thread::Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
 }
 
 #[test]
@@ -122,7 +66,7 @@ fn poll_try_take_complete_allocate_nothing() {
 fn await_allocates_nothing() {
     warm_up();
     let (completer, future) = waitable::<u64>();
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let waker = thread_waker();
     let producer = thread::spawn(move || completer.complete(2));
     let (got, n) = allocs(|| {
         // The point is an `.await` inside an async body, as a user writes it.
@@ -176,7 +120,7 @@ fn complete_waking_a_waiter_allocates_nothing() {
     let consumer = thread::spawn(move || {
         warm_up();
         let mut future = future;
-        let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+        let waker = thread_waker();
         assert!(poll_once(&mut future, &waker).is_pending());
         tx.send(()).unwrap();
         loop {

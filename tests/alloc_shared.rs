@@ -6,84 +6,19 @@
 //! Setup that does allocate (creating the pair and `shared()`, boxing handles, building a
 //! waker, the first `thread::current()` of a thread) happens before counting starts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod support;
+
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::mpsc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use anywait::{waitable, SharedWaitable, WaitError};
-
-struct CountingAlloc;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    // `try_with`: the allocator may run while thread-locals are being torn down.
-    let _ = COUNTING.try_with(|on| {
-        if on.get() {
-            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// bookkeeping touches only const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded from the caller, who upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`; `ptr` came from this allocator, i.e. from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `realloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use support::{allocs, counting_waker};
 
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns its result with the number of allocations this thread made in it.
-fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|on| on.set(true));
-    let r = f();
-    COUNTING.with(|on| on.set(false));
-    (r, ALLOCATIONS.with(Cell::get))
-}
-
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+static GLOBAL: support::CountingAlloc = support::CountingAlloc;
 
 fn poll_once<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
     f.poll(&mut Context::from_waker(waker))
@@ -92,13 +27,13 @@ fn poll_once<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
 /// The counter itself works (otherwise every "0" below would be vacuous).
 #[test]
 fn the_counter_sees_allocations() {
-    let (v, n) = allocations(|| vec![1u8; 16]);
+    let (v, n) = allocs(|| vec![1u8; 16]);
     assert_eq!(v.len(), 16);
     assert!(n >= 1);
     // ...and `on_complete`, which boxes its callback, is seen allocating.
     let (_completer, future) = waitable::<u64>();
     let shared = future.shared();
-    let ((), n) = allocations(|| shared.on_complete(|_| ()));
+    let ((), n) = allocs(|| shared.on_complete(|_| ()));
     assert!(n >= 1, "on_complete boxes the callback");
 }
 
@@ -107,8 +42,7 @@ fn clone_poll_complete_ready_allocate_nothing() {
     const WAITERS: usize = 70; // more than two wake-up batches of the wait queue
     let (completer, future) = waitable::<u64>();
     let shared = future.shared();
-    let counting = Arc::new(CountingWaker::default());
-    let waker = Waker::from(counting.clone());
+    let (counting, waker) = counting_waker();
     let noop = futures::task::noop_waker();
     let mut boxed: Vec<Pin<Box<SharedWaitable<u64>>>> =
         (0..WAITERS).map(|_| Box::pin(shared.clone())).collect();
@@ -116,13 +50,13 @@ fn clone_poll_complete_ready_allocate_nothing() {
     let _ = std::thread::current();
 
     // Cloning a handle.
-    let (on_stack, n) = allocations(|| shared.clone());
+    let (on_stack, n) = allocs(|| shared.clone());
     assert_eq!(n, 0, "clone allocated");
     let mut on_stack = pin!(on_stack);
 
     // Polling to Pending: one with a no-op waker, many with a prebuilt counting one, and
     // re-polling (same waker, then a different one).
-    let (pending, n) = allocations(|| {
+    let (pending, n) = allocs(|| {
         let mut all = poll_once(on_stack.as_mut(), &noop).is_pending();
         for f in &mut boxed {
             all &= poll_once(f.as_mut(), &waker).is_pending();
@@ -135,7 +69,7 @@ fn clone_poll_complete_ready_allocate_nothing() {
     assert_eq!(n, 0, "polling to Pending allocated");
 
     // Timed waits that time out, and the queries.
-    let (r, n) = allocations(|| {
+    let (r, n) = allocs(|| {
         (
             shared.wait_timeout(Duration::ZERO),
             shared.wait_deadline(Instant::now()),
@@ -155,13 +89,13 @@ fn clone_poll_complete_ready_allocate_nothing() {
     assert_eq!(n, 0, "timed waits allocated");
 
     // The completion wakes every waiter without allocating.
-    let (r, n) = allocations(|| completer.complete(7));
+    let (r, n) = allocs(|| completer.complete(7));
     assert_eq!(r, Ok(()));
-    assert_eq!(counting.0.load(Ordering::SeqCst), WAITERS + 1);
+    assert_eq!(counting.wakes(), WAITERS + 1);
     assert_eq!(n, 0, "the completion allocated");
 
     // Polling to Ready, again after Ready, and every wait after completion.
-    let (r, n) = allocations(|| {
+    let (r, n) = allocs(|| {
         let mut all = poll_once(on_stack.as_mut(), &noop) == Poll::Ready(Ok(7));
         for f in &mut boxed {
             all &= poll_once(f.as_mut(), &waker) == Poll::Ready(Ok(7));
@@ -191,7 +125,7 @@ fn blocked_waits_and_their_completion_allocate_nothing() {
         let (timed, blocking) = handles;
         // (A channel's first send allocates: signal before counting.)
         ready_tx.send(()).unwrap();
-        allocations(|| {
+        allocs(|| {
             (
                 timed.wait_timeout(Duration::from_secs(3600)),
                 blocking.wait_blocking(),
@@ -200,7 +134,7 @@ fn blocked_waits_and_their_completion_allocate_nothing() {
     });
     let completing = std::thread::spawn(move || {
         ready_rx.recv().unwrap();
-        allocations(|| completer.complete(9))
+        allocs(|| completer.complete(9))
     });
     let (r, n) = completing.join().unwrap();
     assert_eq!(r, Ok(()));

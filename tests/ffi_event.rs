@@ -2,11 +2,13 @@
 //! `usize`, fires `extern "C" fn(user_data)` from its own thread several times, and
 //! finally calls its destroy callback, which releases the reference with `from_raw`.
 
+mod support;
+
 use std::ffi::c_void;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -53,24 +55,15 @@ impl FakeSdk {
     }
 }
 
-/// Runs `body` on a helper thread so that a lost wake-up fails the test instead of hanging
-/// it. The bound is a hang guard only, far above any legitimate run time.
-fn with_hang_guard(body: fn()) {
-    let (done_tx, done_rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        body();
-        done_tx.send(()).unwrap();
-    });
-    match done_rx.recv_timeout(Duration::from_secs(120)) {
-        // Done, or `body` panicked (the sender was dropped): join propagates the panic.
-        Ok(()) | Err(RecvTimeoutError::Disconnected) => handle.join().unwrap(),
-        Err(RecvTimeoutError::Timeout) => panic!("hung: a wake-up was lost"),
-    }
-}
-
 #[test]
 fn c_callback_sets_event_and_destroy_releases_it() {
-    with_hang_guard(callback_round_trip);
+    // On a helper thread, so that a lost wake-up fails the test instead of hanging it. The
+    // bound is a hang guard only, far above any legitimate run time.
+    support::guarded(
+        Duration::from_secs(120),
+        "hung: a wake-up was lost",
+        callback_round_trip,
+    );
 }
 
 fn callback_round_trip() {

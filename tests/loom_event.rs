@@ -27,54 +27,18 @@
 //! `AsyncEvent::new` is a plain `fn` under loom (loom's types have no const constructors),
 //! so every model creates its event inside the model.
 
-use std::future::Future;
-use std::pin::Pin;
+mod support;
+
 // `wait_owned` takes a `std` Arc; the event's own atomics and lock are loom's.
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Waker;
 use std::time::Duration;
 
 use anywait::AsyncEvent;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
-
-/// A waker that counts its wakes. Lives on a `std` Arc so `strong_count` shows leaks.
-#[derive(Default)]
-struct CountingWaker {
-    wakes: std::sync::atomic::AtomicUsize,
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl CountingWaker {
-    fn wakes(&self) -> usize {
-        self.wakes.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let inner = Arc::new(CountingWaker::default());
-    let waker = Waker::from(inner.clone());
-    (inner, waker)
-}
-
-/// Drops the caller's waker and checks that the event holds no clone of it any more.
-fn assert_no_waker_leak(inner: &Arc<CountingWaker>, waker: Waker) {
-    drop(waker);
-    assert_eq!(
-        Arc::strong_count(inner),
-        1,
-        "the event leaked (or over-released) a waker clone"
-    );
-}
+use support::loom_models::explore;
+use support::{assert_no_waker_leak, counting_waker, poll_once};
 
 /// How much of a model's state space loom explores.
 #[derive(Clone, Copy, Debug)]
@@ -91,29 +55,17 @@ enum Bound {
 /// that the threads really race. Prints the number of interleavings and the time taken
 /// (see them with `--nocapture`).
 fn model(name: &str, bound: Bound, f: impl Fn() + Sync + Send + 'static) {
-    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = runs.clone();
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = match bound {
         Bound::Exhaustive => None,
         Bound::Preemptions(n) => Some(builder.preemption_bound.map_or(n, |env| env.max(n))),
     };
-    let start = std::time::Instant::now();
-    builder.check(move || {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f();
-    });
-    let runs = runs.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("{name}: {runs} interleavings in {:?}", start.elapsed());
+    let runs = explore(builder, f);
     assert!(runs > 1, "{name}: nothing raced");
 }
 
 fn noop_waker() -> &'static Waker {
     futures::task::noop_waker_ref()
-}
-
-fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(waker))
 }
 
 /// set() vs the first poll of a wait created concurrently with it: whichever order, the

@@ -22,15 +22,19 @@
 //! `wait_timeout(Duration::ZERO)` registers the thread, re-checks and deregisters: exactly
 //! the register/deregister vs complete race.
 
+mod support;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use anywait::{waitable, Abandoned, Completer, TryTakeError, WaitError, WaitableFuture};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
+use support::assert_no_waker_leak;
+use support::loom_models::{counting_waker, explore, load, Val};
 
 /// Runs a model exhaustively: no preemption bound, whatever `LOOM_MAX_PREEMPTIONS` says.
 /// The one-shot state machine is small enough for that: all the models of this file
@@ -39,77 +43,7 @@ use loom::thread;
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = None;
-    builder.check(f);
-}
-
-/// A value that counts its drops, so every model can check "dropped exactly once".
-#[derive(Debug)]
-struct Val {
-    id: u32,
-    drops: Arc<AtomicUsize>,
-}
-
-impl Val {
-    fn new(id: u32) -> (Val, Arc<AtomicUsize>) {
-        let drops = Arc::new(AtomicUsize::new(0));
-        (
-            Val {
-                id,
-                drops: drops.clone(),
-            },
-            drops,
-        )
-    }
-}
-
-impl Drop for Val {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn drops(counter: &Arc<AtomicUsize>) -> usize {
-    counter.load(Ordering::SeqCst)
-}
-
-/// A waker that counts its wake-ups; its clones are counted by the `std::sync::Arc`.
-struct CountingWaker {
-    wakes: AtomicUsize,
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// A counting waker: the `Arc` (to read counts and the strong count) and the `Waker`.
-fn counting_waker() -> (std::sync::Arc<CountingWaker>, Waker) {
-    let inner = std::sync::Arc::new(CountingWaker {
-        wakes: AtomicUsize::new(0),
-    });
-    let waker = Waker::from(inner.clone());
-    (inner, waker)
-}
-
-impl CountingWaker {
-    fn wakes(&self) -> usize {
-        self.wakes.load(Ordering::SeqCst)
-    }
-}
-
-/// Asserts that the waker's only clones left are the test's own `Arc` and `Waker`.
-fn assert_no_waker_leak(inner: &std::sync::Arc<CountingWaker>, waker: Waker) {
-    drop(waker);
-    assert_eq!(
-        std::sync::Arc::strong_count(inner),
-        1,
-        "a clone of the waker was leaked"
-    );
+    explore(builder, f);
 }
 
 fn poll_with<T>(future: &mut WaitableFuture<T>, waker: &Waker) -> Poll<Result<T, Abandoned>> {
@@ -146,14 +80,14 @@ fn complete_vs_poll() {
             }
         };
         assert_eq!(got.unwrap().id, 1);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
         // Fused: the value is never delivered twice.
         assert!(matches!(
             poll_with(&mut future, &waker),
             Poll::Ready(Err(Abandoned))
         ));
         drop(future);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
         assert_no_waker_leak(&inner, waker);
     });
 }
@@ -168,7 +102,7 @@ fn complete_vs_block_on() {
         let got = loom::future::block_on(future);
         assert!(tx.join().unwrap());
         assert_eq!(got.unwrap().id, 2);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
     });
 }
 
@@ -176,12 +110,12 @@ fn complete_vs_block_on() {
 /// went into the block and was dropped with it, `Err(v)` that it was handed back intact.
 fn check_complete_vs_drop(result: Result<(), Val>, counter: &Arc<AtomicUsize>, id: u32) {
     match result {
-        Ok(()) => assert_eq!(drops(counter), 1, "delivered value must be dropped once"),
+        Ok(()) => assert_eq!(load(counter), 1, "delivered value must be dropped once"),
         Err(back) => {
             assert_eq!(back.id, id);
-            assert_eq!(drops(counter), 0, "a handed-back value must not be dropped");
+            assert_eq!(load(counter), 0, "a handed-back value must not be dropped");
             drop(back);
-            assert_eq!(drops(counter), 1);
+            assert_eq!(load(counter), 1);
         }
     }
 }
@@ -268,7 +202,7 @@ fn complete_vs_wait_timeout_zero() {
         assert_eq!(got.id, 6);
         drop(got);
         drop(future);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
     });
 }
 
@@ -302,7 +236,7 @@ fn complete_vs_wait_timeout_zero_after_poll() {
         assert_eq!(got.id, 14);
         drop(got);
         drop(future);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
         assert_no_waker_leak(&inner, waker);
     });
 }
@@ -339,7 +273,7 @@ fn complete_vs_wait_timeout_long() {
             thread::spawn(move || future.wait_timeout(Duration::from_secs(3600)).map(|v| v.id));
         assert!(completer.complete(val).is_ok(), "the future is alive");
         assert_eq!(rx.join().unwrap(), Ok(17));
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
     });
 }
 
@@ -353,7 +287,7 @@ fn complete_vs_wait_blocking() {
         let rx = thread::spawn(move || future.wait_blocking().map(|v| v.id));
         assert!(completer.complete(val).is_ok(), "the future is alive");
         assert_eq!(rx.join().unwrap(), Ok(7));
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
     });
 }
 
@@ -444,7 +378,7 @@ fn on_complete_vs_complete() {
         });
         assert!(tx.join().unwrap(), "on_complete keeps the result wanted");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
     });
 }
 
@@ -493,7 +427,7 @@ fn canceled_then_complete_vs_on_complete() {
         });
         assert!(tx.join().unwrap());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
         assert_eq!(inner.wakes(), 0);
         assert_no_waker_leak(&inner, waker);
     });
@@ -522,7 +456,7 @@ fn canceled_vs_drop_future() {
         let back = completer.complete(val).unwrap_err();
         assert_eq!(back.id, 10);
         drop(back);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
         assert_no_waker_leak(&inner, waker);
     });
 }
@@ -660,7 +594,7 @@ fn repoll_new_waker_vs_complete() {
         };
         assert_eq!(got.unwrap().id, 11);
         drop(future);
-        assert_eq!(drops(&counter), 1);
+        assert_eq!(load(&counter), 1);
         assert_no_waker_leak(&old, old_waker);
         assert_no_waker_leak(&new, new_waker);
     });

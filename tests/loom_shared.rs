@@ -36,53 +36,19 @@
 //! its own. `pending_callback_keeps_alive_vs_complete` therefore has a single execution:
 //! with the callback holding a reference, the drop touches no object the completion does.
 
+mod support;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use anywait::{waitable, Abandoned, SharedWaitable, WaitError, WaitableFuture};
+use anywait::{waitable, Abandoned, SharedWaitable, WaitError};
 use loom::thread;
-
-/// A waker that counts its wake-ups; lives on a `std` Arc so `strong_count` shows leaks.
-#[derive(Default)]
-struct CountingWaker {
-    wakes: AtomicUsize,
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl CountingWaker {
-    fn wakes(&self) -> usize {
-        self.wakes.load(Ordering::SeqCst)
-    }
-}
-
-fn counting_waker() -> (std::sync::Arc<CountingWaker>, Waker) {
-    let inner = std::sync::Arc::new(CountingWaker::default());
-    let waker = Waker::from(inner.clone());
-    (inner, waker)
-}
-
-/// Drops the caller's waker and checks that anywait holds no clone of it any more.
-fn assert_no_waker_leak(inner: &std::sync::Arc<CountingWaker>, waker: Waker) {
-    drop(waker);
-    assert_eq!(
-        std::sync::Arc::strong_count(inner),
-        1,
-        "a clone of the waker was leaked"
-    );
-}
+use support::loom_models::explore;
+use support::{assert_no_waker_leak, counting_waker, runs, with_hook};
 
 fn poll_once<T: Clone>(
     future: &mut Pin<Box<SharedWaitable<T>>>,
@@ -91,67 +57,23 @@ fn poll_once<T: Clone>(
     future.as_mut().poll(&mut Context::from_waker(waker))
 }
 
-/// A future with an `on_cancel` hook that counts its runs (a plain std counter: it is read
-/// only after every thread was joined).
-fn with_hook<T>() -> (
-    anywait::Completer<T>,
-    WaitableFuture<T>,
-    std::sync::Arc<AtomicUsize>,
-) {
-    let (completer, future) = waitable::<T>();
-    let runs = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    let future = future.on_cancel(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
-    (completer, future, runs)
-}
-
-fn count(counter: &std::sync::Arc<AtomicUsize>) -> usize {
-    counter.load(Ordering::SeqCst)
-}
-
 /// `loom::model`, printing how many executions (interleavings) loom explored, so the
 /// cost of each model is visible with `--nocapture`.
 fn model(f: impl Fn() + Sync + Send + 'static) {
-    run_model(loom::model::Builder::new(), f);
+    explore(loom::model::Builder::new(), f);
 }
 
 /// [`model`] with at most `bound` preemptions, whatever `LOOM_MAX_PREEMPTIONS` says.
 fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(bound);
-    run_model(builder, f);
-}
-
-fn run_model(builder: loom::model::Builder, f: impl Fn() + Sync + Send + 'static) {
-    let name = std::thread::current().name().unwrap_or("model").to_string();
-    let executions = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = executions.clone();
-    let start = std::time::Instant::now();
-    builder.check(move || {
-        counter.fetch_add(1, Ordering::Relaxed);
-        f();
-    });
-    println!(
-        "{name}: {} executions in {:?}",
-        executions.load(Ordering::Relaxed),
-        start.elapsed()
-    );
+    explore(builder, f);
 }
 
 /// Keeps the expected (caught) callback panics, whose payload is a `u32`, out of the
 /// output of thousands of loom executions; every other panic is reported as usual.
 fn quiet_u32_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if info.payload().downcast_ref::<u32>().is_none() {
-                default(info);
-            }
-        }));
-    });
+    support::quiet_panics::<u32>();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -170,9 +92,9 @@ fn last_handle_drop_vs_complete() {
         match result {
             Err(v) => {
                 assert_eq!(v, 7);
-                assert_eq!(count(&hook), 1, "canceled, but the hook did not run once");
+                assert_eq!(runs(&hook), 1, "canceled, but the hook did not run once");
             }
-            Ok(()) => assert_eq!(count(&hook), 0, "delivered, yet the hook ran"),
+            Ok(()) => assert_eq!(runs(&hook), 0, "delivered, yet the hook ran"),
         }
     });
 }
@@ -194,7 +116,7 @@ fn two_last_handles_drop_vs_complete() {
         drop(shared);
         dropper.join().unwrap();
         let result = tx.join().unwrap();
-        assert_eq!(count(&hook), usize::from(result.is_err()));
+        assert_eq!(runs(&hook), usize::from(result.is_err()));
         // Woken only if the completion came while the clone was still queued.
         assert!(inner.wakes() <= 1);
         assert_no_waker_leak(&inner, waker);
@@ -223,8 +145,8 @@ fn pending_callback_keeps_alive_vs_complete() {
             Ok(()),
             "a pending callback keeps it wanted"
         );
-        assert_eq!(count(&calls), 1);
-        assert_eq!(count(&hook), 0);
+        assert_eq!(runs(&calls), 1);
+        assert_eq!(runs(&hook), 0);
     });
 }
 
@@ -259,8 +181,8 @@ fn callback_then_drops_on_two_threads_vs_complete() {
             Ok(()),
             "canceled despite a pending callback"
         );
-        assert_eq!(count(&calls), 1);
-        assert_eq!(count(&hook), 0);
+        assert_eq!(runs(&calls), 1);
+        assert_eq!(runs(&hook), 0);
     });
 }
 
@@ -332,7 +254,7 @@ fn panicking_callback_vs_complete() {
             seen.fetch_add(1, Ordering::SeqCst);
         });
         assert_eq!(tx.join().unwrap(), Ok(()), "no panic reached the completer");
-        assert_eq!(count(&calls), 1);
+        assert_eq!(runs(&calls), 1);
         assert_eq!(shared.try_get(), Some(Ok(7)));
         let panics = shared.take_callback_panics();
         assert_eq!(panics.len(), 1);

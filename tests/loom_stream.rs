@@ -17,78 +17,18 @@
 //! Counting wakers are `std::task::Wake` on a `std::sync::Arc` whose strong count must be
 //! back at 1 at the end: no waker leaked or over-released.
 
+mod support;
+
 use std::pin::Pin;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use anywait::{callback_stream, CallbackStream, Overflow, RejectReason, StreamError, StreamPolicy};
 use futures::{Stream, StreamExt};
-use loom::sync::atomic::{AtomicUsize, Ordering};
-use loom::sync::Arc;
+use loom::sync::atomic::Ordering;
 use loom::thread;
-
-/// An item that counts its drops.
-#[derive(Debug)]
-struct Val {
-    id: u32,
-    drops: Arc<AtomicUsize>,
-}
-
-impl Val {
-    fn new(id: u32, drops: &Arc<AtomicUsize>) -> Val {
-        Val {
-            id,
-            drops: drops.clone(),
-        }
-    }
-}
-
-impl Drop for Val {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn load(counter: &Arc<AtomicUsize>) -> usize {
-    counter.load(Ordering::SeqCst)
-}
-
-fn counter() -> Arc<AtomicUsize> {
-    Arc::new(AtomicUsize::new(0))
-}
-
-/// A waker that counts its wake-ups.
-struct CountingWaker {
-    wakes: AtomicUsize,
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (std::sync::Arc<CountingWaker>, Waker) {
-    let inner = std::sync::Arc::new(CountingWaker {
-        wakes: AtomicUsize::new(0),
-    });
-    let waker = Waker::from(inner.clone());
-    (inner, waker)
-}
-
-/// Drops the test's `Waker` and checks the stream kept no clone.
-fn assert_no_waker_leak(inner: &std::sync::Arc<CountingWaker>, waker: Waker) {
-    drop(waker);
-    assert_eq!(
-        std::sync::Arc::strong_count(inner),
-        1,
-        "a clone of the waker was leaked"
-    );
-}
+use support::assert_no_waker_leak;
+use support::loom_models::{counter, counting_waker, explore, load, Val};
 
 type Item<T, E> = Option<Result<T, StreamError<E>>>;
 
@@ -103,17 +43,7 @@ fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(bound);
     }
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = executions.clone();
-    builder.check(move || {
-        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f();
-    });
-    println!(
-        "{}: {} executions",
-        std::thread::current().name().unwrap_or("model"),
-        executions.load(std::sync::atomic::Ordering::Relaxed)
-    );
+    explore(builder, f);
 }
 
 /// [`model_bounded`] with the CI bound (2 preemptions) unless the environment says else.
@@ -132,7 +62,7 @@ fn push_vs_poll() {
     model(|| {
         let drops = counter();
         let (feeder, mut stream) = callback_stream::<Val, ()>(StreamPolicy::Unbounded);
-        let val = Val::new(1, &drops);
+        let val = Val::counted_by(1, &drops);
         let producer = thread::spawn(move || {
             feeder.push(val).unwrap();
             assert!(feeder.finish());
@@ -141,7 +71,7 @@ fn push_vs_poll() {
         let mut got = Vec::new();
         let mut producer = Some(producer);
         loop {
-            let woken_before = inner.wakes.load(Ordering::SeqCst);
+            let woken_before = inner.wakes();
             match poll_with(&mut stream, &waker) {
                 Poll::Ready(Some(item)) => got.push(item.unwrap().id),
                 Poll::Ready(None) => break,
@@ -153,10 +83,7 @@ fn push_vs_poll() {
                         .expect("Pending after the producer finished")
                         .join()
                         .unwrap();
-                    assert!(
-                        inner.wakes.load(Ordering::SeqCst) > woken_before,
-                        "lost wake-up"
-                    );
+                    assert!(inner.wakes() > woken_before, "lost wake-up");
                 }
             }
         }
@@ -214,7 +141,7 @@ fn push_vs_next_timeout() {
     model(|| {
         let drops = counter();
         let (feeder, mut stream) = callback_stream::<Val, ()>(StreamPolicy::Unbounded);
-        let val = Val::new(3, &drops);
+        let val = Val::counted_by(3, &drops);
         let producer = thread::spawn(move || {
             feeder.push(val).unwrap();
             feeder
@@ -254,7 +181,7 @@ fn blocking_receive_keeps_an_earlier_polls_waker() {
         producer.join().unwrap();
         feeder.push(2).unwrap();
         assert!(
-            inner.wakes.load(Ordering::SeqCst) >= 1,
+            inner.wakes() >= 1,
             "the task that polled Pending was never woken, though an item is ready"
         );
         assert!(matches!(
@@ -282,7 +209,7 @@ fn push_vs_drop_stream() {
         let stream = stream.on_close(move || {
             closes2.fetch_add(1, Ordering::SeqCst);
         });
-        let val = Val::new(4, &drops);
+        let val = Val::counted_by(4, &drops);
         let drops2 = drops.clone();
         let producer = thread::spawn(move || {
             let result = feeder.push(val);
@@ -304,7 +231,10 @@ fn push_vs_drop_stream() {
         assert_eq!(load(&closes), 1, "the close hook runs exactly once");
         assert!(feeder.is_closed());
         assert_eq!(
-            feeder.push(Val::new(5, &drops)).unwrap_err().reason(),
+            feeder
+                .push(Val::counted_by(5, &drops))
+                .unwrap_err()
+                .reason(),
             RejectReason::Closed
         );
         assert_eq!(feeder.stats().buffered, 0);
@@ -323,13 +253,13 @@ fn push_vs_drop_polled_stream() {
         let (feeder, mut stream) = callback_stream::<Val, ()>(StreamPolicy::Unbounded);
         let (inner, waker) = counting_waker();
         assert!(poll_with(&mut stream, &waker).is_pending());
-        let val = Val::new(6, &drops);
+        let val = Val::counted_by(6, &drops);
         let producer = thread::spawn(move || feeder.push(val).is_ok());
         drop(stream);
         let accepted = producer.join().unwrap();
         assert_eq!(load(&drops), 1);
         // Woken only by an accepted push that found the waker first.
-        assert!(inner.wakes.load(Ordering::SeqCst) <= usize::from(accepted));
+        assert!(inner.wakes() <= usize::from(accepted));
         assert_no_waker_leak(&inner, waker);
     });
 }
@@ -379,7 +309,7 @@ fn end_vs_push(end_by: EndBy) {
         let drops = counter();
         let (ender, mut stream) = callback_stream::<Val, &str>(StreamPolicy::Unbounded);
         let pusher = ender.clone();
-        let val = Val::new(7, &drops);
+        let val = Val::counted_by(7, &drops);
         let end = thread::spawn(move || match end_by {
             EndBy::Finish => assert!(ender.finish()),
             EndBy::Fail => assert!(ender.fail("e")),

@@ -21,13 +21,16 @@
 //!
 //! This file holds a single test so that no other test allocates concurrently.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
 use anywait::{callback_stream, StreamPolicy};
+use support::Credit;
 
 struct Counting;
 
@@ -95,12 +98,6 @@ const CHUNKS: usize = TOTAL / CHUNK;
 /// Constant overhead allowed on top of `window + one chunk` (see the module docs).
 const SLACK: usize = 16 * KIB;
 
-/// The producer's credit counter; `on_credit` adds to it and signals the condvar.
-struct Credit {
-    open: Mutex<isize>,
-    reopened: Condvar,
-}
-
 #[test]
 fn window_bounds_live_memory() {
     let start = Instant::now();
@@ -108,15 +105,8 @@ fn window_bounds_live_memory() {
         initial: WINDOW,
         weigh: |chunk: &Vec<u8>| chunk.len(),
     });
-    let credit = Arc::new(Credit {
-        open: Mutex::new(WINDOW as isize),
-        reopened: Condvar::new(),
-    });
-    let hook = credit.clone();
-    feeder.on_credit(move |bytes| {
-        *hook.open.lock().unwrap() += bytes as isize;
-        hook.reopened.notify_one();
-    });
+    // The producer's credit counter; `on_credit` adds to it and signals the condvar.
+    let credit = Credit::install(&feeder, WINDOW);
     // The consumer starts once the producer has used up the window, so the window is
     // really filled (and the measurement shown to see it).
     let (full_tx, full_rx) = mpsc::sync_channel::<()>(1);

@@ -5,107 +5,42 @@
 #[path = "model/event.rs"]
 mod model;
 
-use std::time::Instant;
-
-/// xorshift64*: tiny, deterministic, good enough to draw operations.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        XorShift(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-fn seed() -> u64 {
-    match std::env::var("ANYWAIT_SEED") {
-        Ok(s) => s.trim().parse().expect("ANYWAIT_SEED must be a u64"),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0x5EED, |d| d.as_nanos() as u64),
-    }
-}
+mod support;
 
 #[test]
 fn model_random_sequences() {
-    let seed = seed();
-    println!("model_random_sequences: ANYWAIT_SEED={seed}");
-    let start = Instant::now();
-    let mut rng = XorShift::new(seed);
-    let mut total_ops = 0;
-    let mut executed = 0;
-    for case in 0..4000 {
-        // Short sequences find shallow differences fast; some long ones go deep.
-        let len = if case % 10 == 0 {
-            400
-        } else {
-            8 + (rng.next() % 60) as usize
-        };
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        let ops = model::ops_from_bytes(&bytes);
-        total_ops += ops.len();
-        match std::panic::catch_unwind(|| model::run(&ops)) {
-            Ok(n) => executed += n,
-            Err(panic) => {
-                eprintln!("ANYWAIT_SEED={seed}, case {case}, ops: {ops:?}");
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-    println!(
-        "{total_ops} operations ({executed} not skipped) in {:?}",
-        start.elapsed()
-    );
     // Most operations must find a live wait (or a free slot), or the sequences test little.
-    assert!(
-        executed * 4 > total_ops * 3,
-        "only {executed} of {total_ops} operations found a live wait"
-    );
+    support::random_sequences("model_random_sequences", model::ops_from_bytes, |ops| {
+        model::run(ops)
+    })
+    .assert_executed_over(3, 4, "a live wait");
 }
 
 /// Every operation kind appears in the decoder's table, so the fuzzer and the random test
 /// can reach all of them.
 #[test]
 fn decoder_reaches_every_operation() {
-    let all: Vec<u8> = (0..=255).collect();
-    let ops = model::ops_from_bytes(&all);
-    let names: std::collections::BTreeSet<String> = ops
-        .iter()
-        .map(|op| {
-            format!("{op:?}")
-                .split(['(', ' '])
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    for name in [
-        "Set",
-        "Clear",
-        "IsSet",
-        "NewWait",
-        "NewWaitPolled",
-        "Poll",
-        "DropWait",
-        "IsTerminated",
-        "WaitTimeoutZero",
-        "WaitDeadlinePast",
-        "WaitBlocking",
-        "Crowd",
-        "PollCrowd",
-        "DropCrowd",
-        "DropAll",
-    ] {
-        assert!(names.contains(name), "decoder never produces {name}");
-    }
+    let ops = support::check_decoder(
+        model::ops_from_bytes,
+        model::MAX_OPS,
+        &[
+            "Set",
+            "Clear",
+            "IsSet",
+            "NewWait",
+            "NewWaitPolled",
+            "Poll",
+            "DropWait",
+            "IsTerminated",
+            "WaitTimeoutZero",
+            "WaitDeadlinePast",
+            "WaitBlocking",
+            "Crowd",
+            "PollCrowd",
+            "DropCrowd",
+            "DropAll",
+        ],
+    );
     for how in 0..4 {
         assert!(
             ops.contains(&model::Op::Set(how)),
@@ -123,8 +58,6 @@ fn decoder_reaches_every_operation() {
             "decoder never polls with {waker:?}"
         );
     }
-    assert_eq!(ops.len(), 256);
-    assert_eq!(model::ops_from_bytes(&[0; 10_000]).len(), model::MAX_OPS);
 }
 
 /// Hand-written sequences for the documented semantics, so a regression names itself.

@@ -1,29 +1,30 @@
 //! The one-shot primitive under every executor anywait claims to support, and under plain
 //! threads with blocking waits.
 //!
-//! Each scenario is written once, as a function generic over a [`Runtime`]: something that
-//! can run a `Send + 'static` future to completion (`block_on`) and wait for a
-//! [`WaitableFuture`] (`resolve`: await it on the runtime, or block on it). Every runtime
-//! gets one test per scenario through `runtime_tests!`.
+//! Each scenario is written once, as a function of a [`Runtime`]: an executor (the tests'
+//! shared [`Executor`]s) that can run a `Send + 'static` future to completion
+//! (`block_on`), and a way to wait for a [`WaitableFuture`] (`resolve`: await it on the
+//! runtime, or block on it). Every runtime gets one test per scenario through
+//! `runtime_tests!`.
 //!
 //! Events are ordered with channels only: a side that must act "after the other side
 //! registered" waits for a message sent right after the registering poll. The only time
 //! limits are failure guards (`GUARD`) that turn a hang into a failed test.
 
+mod support;
+
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::task::{Context, Poll};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anywait::{waitable, Abandoned, WaitError, WaitableFuture};
 use futures::future::FusedFuture;
 use futures::task::SpawnExt;
-
-/// A failure guard: no correct run comes anywhere near it.
-const GUARD: Duration = Duration::from_secs(60);
+use support::{tokio_current_thread, tokio_multi_thread, Executor, GUARD};
 
 /// How often the racy scenarios repeat on each runtime.
 const ROUNDS: usize = 20;
@@ -31,23 +32,51 @@ const ROUNDS: usize = 20;
 // ---------------------------------------------------------------------------------------
 // Runtimes.
 
-trait Runtime: Sync {
-    /// Runs `future` to completion on this runtime and returns its output (panics inside
-    /// it propagate).
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
+/// An executor, and how its users wait for a [`WaitableFuture`] on it.
+type Runtime = support::Runner<Waiting>;
 
+enum Waiting {
+    /// `.await` inside `block_on`.
+    Await,
+    /// No executor library at all: the waiting side uses `wait_blocking` (the SDK side's
+    /// `canceled()` is polled by [`Executor::Park`]).
+    WaitBlocking,
+    /// As [`Waiting::WaitBlocking`], with repeated short `wait_timeout`s.
+    WaitTimeout,
+}
+
+impl Runtime {
     /// Waits for `future` the way this runtime's users would: `.await` inside `block_on`,
     /// or a blocking wait. Sends on `registered` once the wait is registered (after the
     /// first poll), with whether that first poll was `Pending`.
     fn resolve<T: Send + 'static>(
         &self,
-        future: WaitableFuture<T>,
+        mut future: WaitableFuture<T>,
         registered: mpsc::Sender<bool>,
     ) -> Result<T, Abandoned> {
-        self.block_on(async move { Signal::new(future, registered).await })
+        match self.mode {
+            Waiting::Await => self.block_on(async move { Signal::new(future, registered).await }),
+            Waiting::WaitBlocking => {
+                // Reported right before blocking; a completion that lands in between is
+                // fine.
+                let _ = registered.send(!future.is_complete());
+                future.wait_blocking()
+            }
+            Waiting::WaitTimeout => {
+                let _ = registered.send(!future.is_complete());
+                let deadline = Instant::now() + GUARD;
+                loop {
+                    match future.wait_timeout(Duration::from_millis(2)) {
+                        Ok(v) => return Ok(v),
+                        Err(WaitError::Abandoned) => return Err(Abandoned),
+                        Err(WaitError::Timeout) => {
+                            assert!(Instant::now() < deadline, "wait_timeout never completed");
+                            assert!(!future.is_terminated());
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -82,255 +111,6 @@ fn resume<T>(r: std::thread::Result<T>) -> T {
     r.unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-struct TokioCurrentThread(tokio::runtime::Runtime);
-
-impl TokioCurrentThread {
-    fn new() -> Self {
-        TokioCurrentThread(
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap(),
-        )
-    }
-}
-
-impl Runtime for TokioCurrentThread {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.block_on(future)
-    }
-}
-
-/// Futures run as spawned tasks on the worker threads.
-struct TokioMultiThread(tokio::runtime::Runtime);
-
-impl TokioMultiThread {
-    fn new() -> Self {
-        TokioMultiThread(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .unwrap(),
-        )
-    }
-}
-
-impl Runtime for TokioMultiThread {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        match self.0.block_on(self.0.spawn(future)) {
-            Ok(out) => out,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
-    }
-}
-
-struct SmolBlockOn;
-
-impl Runtime for SmolBlockOn {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        smol::block_on(future)
-    }
-}
-
-/// A `smol::Executor` driven by two threads of its own; futures run as spawned tasks.
-struct SmolExecutor {
-    ex: Arc<smol::Executor<'static>>,
-    stop: Option<smol::channel::Sender<()>>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl SmolExecutor {
-    fn new() -> Self {
-        let ex = Arc::new(smol::Executor::new());
-        let (stop, stopped) = smol::channel::bounded::<()>(1);
-        let threads = (0..2)
-            .map(|_| {
-                let ex = ex.clone();
-                let stopped = stopped.clone();
-                thread::spawn(move || {
-                    let _ = smol::block_on(ex.run(stopped.recv()));
-                })
-            })
-            .collect();
-        SmolExecutor {
-            ex,
-            stop: Some(stop),
-            threads,
-        }
-    }
-}
-
-impl Drop for SmolExecutor {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        for t in self.threads.drain(..) {
-            t.join().unwrap();
-        }
-    }
-}
-
-impl Runtime for SmolExecutor {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        smol::block_on(self.ex.spawn(future))
-    }
-}
-
-/// An `::async_executor::Executor` run on the calling thread, with the future spawned on it.
-struct AsyncExecutor(::async_executor::Executor<'static>);
-
-impl Runtime for AsyncExecutor {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let task = self.0.spawn(future);
-        futures::executor::block_on(self.0.run(task))
-    }
-}
-
-struct FuturesBlockOn;
-
-impl Runtime for FuturesBlockOn {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        futures::executor::block_on(future)
-    }
-}
-
-/// `futures::executor::ThreadPool`; the caller waits on the task's remote handle.
-struct FuturesThreadPool(futures::executor::ThreadPool);
-
-impl FuturesThreadPool {
-    fn new() -> Self {
-        FuturesThreadPool(
-            futures::executor::ThreadPool::builder()
-                .pool_size(2)
-                .create()
-                .unwrap(),
-        )
-    }
-}
-
-impl Runtime for FuturesThreadPool {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        // A panic in the task is resumed when the handle is awaited.
-        futures::executor::block_on(self.0.spawn_with_handle(future).unwrap())
-    }
-}
-
-struct Pollster;
-
-impl Runtime for Pollster {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        ::pollster::block_on(future)
-    }
-}
-
-/// No executor library at all: the waiting side uses `wait_blocking`; the SDK side's
-/// `canceled()` is polled by a ten-line park/unpark loop, as a sync caller would write.
-struct ThreadsWaitBlocking;
-
-/// As [`ThreadsWaitBlocking`], with repeated short `wait_timeout`s.
-struct ThreadsWaitTimeout;
-
-struct Unparker(Thread);
-
-impl Wake for Unparker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn park_block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(Unparker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let deadline = Instant::now() + GUARD;
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        assert!(Instant::now() < deadline, "park_block_on: never woken");
-        thread::park_timeout(GUARD);
-    }
-}
-
-impl Runtime for ThreadsWaitBlocking {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        park_block_on(future)
-    }
-
-    fn resolve<T: Send + 'static>(
-        &self,
-        future: WaitableFuture<T>,
-        registered: mpsc::Sender<bool>,
-    ) -> Result<T, Abandoned> {
-        // Reported right before blocking; a completion that lands in between is fine.
-        let _ = registered.send(!future.is_complete());
-        future.wait_blocking()
-    }
-}
-
-impl Runtime for ThreadsWaitTimeout {
-    fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        park_block_on(future)
-    }
-
-    fn resolve<T: Send + 'static>(
-        &self,
-        mut future: WaitableFuture<T>,
-        registered: mpsc::Sender<bool>,
-    ) -> Result<T, Abandoned> {
-        let _ = registered.send(!future.is_complete());
-        let deadline = Instant::now() + GUARD;
-        loop {
-            match future.wait_timeout(Duration::from_millis(2)) {
-                Ok(v) => return Ok(v),
-                Err(WaitError::Abandoned) => return Err(Abandoned),
-                Err(WaitError::Timeout) => {
-                    assert!(Instant::now() < deadline, "wait_timeout never completed");
-                    assert!(!future.is_terminated());
-                }
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Scenarios.
 
@@ -344,7 +124,7 @@ impl Drop for Counted {
 }
 
 /// The callback fires on a foreign `std::thread`, after the waiter registered.
-fn completed_from_foreign_thread<R: Runtime>(rt: &R) {
+fn completed_from_foreign_thread(rt: &Runtime) {
     for round in 0..ROUNDS as u64 {
         let drops = Arc::new(AtomicUsize::new(0));
         let (completer, future) = waitable::<Counted>();
@@ -384,7 +164,7 @@ fn completed_from_foreign_thread<R: Runtime>(rt: &R) {
 }
 
 /// The SDK calls back synchronously, inside `from_callback`.
-fn completed_inside_from_callback<R: Runtime>(rt: &R) {
+fn completed_inside_from_callback(rt: &Runtime) {
     let drops = Arc::new(AtomicUsize::new(0));
     let d = drops.clone();
     let future = WaitableFuture::from_callback(move |completer| {
@@ -414,7 +194,7 @@ fn completed_inside_from_callback<R: Runtime>(rt: &R) {
 
 /// The callback never fires: the SDK drops the completer, from a foreign thread after the
 /// waiter registered, or synchronously.
-fn never_completed<R: Runtime>(rt: &R) {
+fn never_completed(rt: &Runtime) {
     for _ in 0..ROUNDS {
         let (completer, future) = waitable::<Counted>();
         let (tx, registered) = mpsc::channel();
@@ -441,7 +221,7 @@ fn never_completed<R: Runtime>(rt: &R) {
 /// The caller gives up: the future, polled once on the runtime, is dropped there. The SDK
 /// side, awaiting `canceled()` on the same runtime from another thread, sees it;
 /// `complete` hands the value back and the `on_cancel` hook ran exactly once.
-fn canceled_by_dropping_the_future<R: Runtime>(rt: &R) {
+fn canceled_by_dropping_the_future(rt: &Runtime) {
     for round in 0..ROUNDS as u64 {
         let hooks = Arc::new(AtomicUsize::new(0));
         let drops = Arc::new(AtomicUsize::new(0));
@@ -547,16 +327,16 @@ macro_rules! runtime_tests {
 }
 
 runtime_tests! {
-    tokio_current_thread => TokioCurrentThread::new();
-    tokio_multi_thread => TokioMultiThread::new();
-    smol_block_on => SmolBlockOn;
-    smol_executor => SmolExecutor::new();
-    async_executor => AsyncExecutor(::async_executor::Executor::new());
-    futures_block_on => FuturesBlockOn;
-    futures_thread_pool => FuturesThreadPool::new();
-    pollster => Pollster;
-    threads_wait_blocking => ThreadsWaitBlocking;
-    threads_wait_timeout => ThreadsWaitTimeout;
+    tokio_current_thread => Runtime::new(Executor::tokio_current_thread(), Waiting::Await);
+    tokio_multi_thread => Runtime::new(Executor::tokio_multi_thread(), Waiting::Await);
+    smol_block_on => Runtime::new(Executor::SmolBlockOn, Waiting::Await);
+    smol_executor => Runtime::new(Executor::smol_threads(), Waiting::Await);
+    async_executor => Runtime::new(Executor::async_executor(), Waiting::Await);
+    futures_block_on => Runtime::new(Executor::FuturesBlockOn, Waiting::Await);
+    futures_thread_pool => Runtime::new(Executor::futures_thread_pool(), Waiting::Await);
+    pollster => Runtime::new(Executor::Pollster, Waiting::Await);
+    threads_wait_blocking => Runtime::new(Executor::Park, Waiting::WaitBlocking);
+    threads_wait_timeout => Runtime::new(Executor::Park, Waiting::WaitTimeout);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -581,15 +361,7 @@ fn completed_later(
 
 #[test]
 fn wait_blocking_directly_inside_block_on() {
-    for rt in [
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap(),
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap(),
-    ] {
+    for rt in [tokio_current_thread(), tokio_multi_thread(2)] {
         let (future, go, sdk) = completed_later(1);
         let got = rt.block_on(async move {
             go.send(()).unwrap();
@@ -611,10 +383,7 @@ fn wait_blocking_directly_inside_block_on() {
 
 #[test]
 fn wait_blocking_inside_block_in_place() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = tokio_multi_thread(2);
     let (future, go, sdk) = completed_later(3);
     let got = rt
         .block_on(rt.spawn(async move {
@@ -630,10 +399,7 @@ fn wait_blocking_inside_block_in_place() {
 
 #[test]
 fn wait_blocking_inside_spawn_blocking() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = tokio_multi_thread(2);
     let (future, go, sdk) = completed_later(4);
     let got = rt
         .block_on(rt.spawn_blocking(move || {
@@ -645,9 +411,7 @@ fn wait_blocking_inside_spawn_blocking() {
     sdk.join().unwrap();
 
     // Also on a current-thread runtime's blocking pool.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tokio_current_thread();
     let (future, go, sdk) = completed_later(5);
     let got = rt
         .block_on(async move {
@@ -662,10 +426,7 @@ fn wait_blocking_inside_spawn_blocking() {
 
 #[test]
 fn wait_blocking_on_a_tokio_worker_task() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = tokio_multi_thread(2);
     let (future, go, sdk) = completed_later(6);
     let got = rt
         .block_on(rt.spawn(async move {
@@ -706,10 +467,7 @@ fn wait_timeout_lasts_at_least_the_timeout() {
 /// another pool task rather than a plain thread.
 #[test]
 fn futures_thread_pool_task_completes_another_task() {
-    let pool = futures::executor::ThreadPool::builder()
-        .pool_size(2)
-        .create()
-        .unwrap();
+    let pool = support::futures_thread_pool(2);
     let (completer, future) = waitable::<u32>();
     let (tx, registered) = mpsc::channel();
     let waiter = pool

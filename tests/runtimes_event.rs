@@ -8,6 +8,8 @@
 //! waiter reported. Blocked threads report right before blocking (one that registers only
 //! after the set still completes, which is also correct). No sleeps order anything.
 
+mod support;
+
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::mpsc;
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anywait::AsyncEvent;
 use futures::task::SpawnExt;
+use support::{futures_thread_pool, tokio_current_thread, tokio_multi_thread};
 
 const LONG: Duration = Duration::from_secs(3600);
 /// Fails a hung test; never orders anything.
@@ -52,10 +55,7 @@ fn one_set_releases_every_runtime_and_thread() {
     let mut joins: Vec<Box<dyn FnOnce() -> Vec<Outcome> + Send>> = Vec::new();
 
     // tokio multi-thread: spawned 'static tasks with wait_owned.
-    let tokio_mt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let tokio_mt = tokio_multi_thread(2);
     let mt_tasks: Vec<_> = (0..4)
         .map(|_| tokio_mt.spawn(registered_wait(event.clone(), ready_tx.clone())))
         .collect();
@@ -78,9 +78,7 @@ fn one_set_releases_every_runtime_and_thread() {
         let ready = ready_tx.clone();
         expected_ready += 2;
         let handle = thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
+            let rt = tokio_current_thread();
             rt.block_on(async {
                 let spawned = tokio::spawn(registered_wait(event.clone(), ready.clone()));
                 let here = registered_borrowed_wait(&event, ready).await;
@@ -126,10 +124,7 @@ fn one_set_releases_every_runtime_and_thread() {
     }
 
     // futures ThreadPool.
-    let pool = futures::executor::ThreadPool::builder()
-        .pool_size(2)
-        .create()
-        .unwrap();
+    let pool = futures_thread_pool(2);
     let pool_tasks: Vec<_> = (0..2)
         .map(|_| {
             pool.spawn_with_handle(registered_wait(event.clone(), ready_tx.clone()))
@@ -198,21 +193,11 @@ fn one_set_releases_every_runtime_and_thread() {
 
     // Join everything on a helper thread so that a lost wake-up fails the test instead of
     // hanging it. The bound is a hang guard only, far above any legitimate run time.
-    let (done_tx, done_rx) = mpsc::channel();
-    let joiner = thread::spawn(move || {
-        let outcomes: Vec<Outcome> = joins.into_iter().flat_map(|join| join()).collect();
-        done_tx.send(outcomes).unwrap();
-    });
-    let outcomes = match done_rx.recv_timeout(HANG_GUARD) {
-        Ok(outcomes) => outcomes,
-        // A join panicked (the sender was dropped): propagate its panic.
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            joiner.join().unwrap();
-            unreachable!("the joiner dropped its sender without panicking")
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("a waiter was not released (lost wake-up?)"),
-    };
-    joiner.join().unwrap();
+    let outcomes: Vec<Outcome> = support::guarded(
+        HANG_GUARD,
+        "a waiter was not released (lost wake-up?)",
+        move || joins.into_iter().flat_map(|join| join()).collect(),
+    );
     assert_eq!(outcomes.len(), expected_ready);
     for (who, ok) in &outcomes {
         // For async waiters: registered (first poll Pending) before the set, then released.

@@ -10,43 +10,21 @@
 //! waits for every report. No sleeps; the only timeouts are failsafes that turn a hang
 //! into a failure.
 
-use std::future::Future;
-use std::pin::Pin;
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anywait::{waitable, Abandoned, SharedWaitable, WaitError};
+use support::{tokio_current_thread, tokio_multi_thread, SignalOnPending};
 
 /// Long enough never to expire in a test run: only the completion ends these waits.
 const LONG: Duration = Duration::from_secs(3600);
 
 /// How long the completing thread waits for the registrations before failing the test.
 const FAILSAFE: Duration = Duration::from_secs(120);
-
-/// Forwards to the inner future and sends one message the first time it returns
-/// `Pending`, i.e. once its waker is registered.
-struct SignalOnPending<F> {
-    inner: Pin<Box<F>>,
-    signal: Option<mpsc::Sender<&'static str>>,
-    who: &'static str,
-}
-
-impl<F: Future> Future for SignalOnPending<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let poll = self.inner.as_mut().poll(cx);
-        if poll.is_pending() {
-            if let Some(signal) = self.signal.take() {
-                let _ = signal.send(self.who);
-            }
-        }
-        poll
-    }
-}
 
 type Value = Arc<String>;
 type Outcome = Result<Value, Abandoned>;
@@ -60,13 +38,12 @@ struct Waiters {
 
 impl Waiters {
     /// A clone of the shared handle that reports its first `Pending`.
-    fn future(&mut self, who: &'static str) -> SignalOnPending<SharedWaitable<Value>> {
+    fn future(
+        &mut self,
+        who: &'static str,
+    ) -> SignalOnPending<SharedWaitable<Value>, &'static str> {
         self.count += 1;
-        SignalOnPending {
-            inner: Box::pin(self.shared.clone()),
-            signal: Some(self.signal.clone()),
-            who,
-        }
+        SignalOnPending::new(self.shared.clone(), self.signal.clone(), who)
     }
 
     /// A clone of the shared handle and a sender for a blocked thread's own report.
@@ -91,10 +68,7 @@ fn start_waiters(
     let mut joins: Vec<Box<dyn FnOnce() -> Vec<(&'static str, Outcome)>>> = Vec::new();
 
     // tokio multi-thread: many spawned clones (more than one wake-up batch of the queue).
-    let mt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let mt = tokio_multi_thread(2);
     let mt_tasks: Vec<_> = (0..40).map(|_| mt.spawn(w.future("tokio-mt"))).collect();
     joins.push(Box::new(move || {
         let out = mt_tasks
@@ -112,9 +86,7 @@ fn start_waiters(
         w.future("tokio-ct"),
     );
     let ct = thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let rt = tokio_current_thread();
         rt.block_on(async move {
             let ta = tokio::spawn(a);
             let tb = tokio::spawn(b);
@@ -170,10 +142,7 @@ fn start_waiters(
     // The futures ThreadPool.
     {
         use futures::task::SpawnExt;
-        let pool = futures::executor::ThreadPool::builder()
-            .pool_size(1)
-            .create()
-            .unwrap();
+        let pool = support::futures_thread_pool(1);
         let handles: Vec<_> = (0..2)
             .map(|_| pool.spawn_with_handle(w.future("futures-pool")).unwrap())
             .collect();

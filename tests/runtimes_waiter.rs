@@ -12,6 +12,8 @@
 //! A second test drops the waits from inside each runtime (a `select` that loses) and
 //! checks that the foreign wait's helper left and the blocking task's token was canceled.
 
+mod support;
+
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anywait::{run_blocking, BlockingTask, CancelToken, ForeignWait, Waiters};
 use futures::task::SpawnExt;
+use support::{futures_thread_pool, tokio_current_thread, tokio_multi_thread};
 
 const LONG: Duration = Duration::from_secs(3600);
 /// Fails a hung test; never orders anything.
@@ -114,10 +117,7 @@ fn foreign_waits_and_blocking_tasks_on_every_runtime_and_thread() {
     let mut joins: Vec<Box<dyn FnOnce() -> Vec<Outcome> + Send>> = Vec::new();
 
     // tokio multi-thread: spawned tasks.
-    let tokio_mt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let tokio_mt = tokio_multi_thread(2);
     let mt_tasks: Vec<_> = (0..2)
         .map(|i| tokio_mt.spawn(registered_waits(events.clone(), 10 + i, ready_tx.clone())))
         .collect();
@@ -144,9 +144,7 @@ fn foreign_waits_and_blocking_tasks_on_every_runtime_and_thread() {
             ("tokio current-thread spawn", 21),
         ]);
         let handle = thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
+            let rt = tokio_current_thread();
             rt.block_on(async {
                 let spawned = tokio::spawn(registered_waits(events.clone(), 21, ready.clone()));
                 let (pending, value) = registered_waits(events, 20, ready).await;
@@ -203,10 +201,7 @@ fn foreign_waits_and_blocking_tasks_on_every_runtime_and_thread() {
     }
 
     // futures ThreadPool, and futures::executor::block_on on a thread.
-    let pool = futures::executor::ThreadPool::builder()
-        .pool_size(2)
-        .create()
-        .unwrap();
+    let pool = futures_thread_pool(2);
     let pool_task = pool
         .spawn_with_handle(registered_waits(events.clone(), 50, ready_tx.clone()))
         .unwrap();
@@ -291,14 +286,11 @@ fn foreign_waits_and_blocking_tasks_on_every_runtime_and_thread() {
     }
 
     // Join on a helper thread so that a lost wake-up fails instead of hanging.
-    let (done_tx, done_rx) = mpsc::channel();
-    thread::spawn(move || {
-        let outcomes: Vec<Outcome> = joins.into_iter().flat_map(|join| join()).collect();
-        done_tx.send(outcomes).unwrap();
-    });
-    let mut outcomes = done_rx
-        .recv_timeout(HANG_GUARD)
-        .expect("every waiter was released");
+    let mut outcomes: Vec<Outcome> = support::guarded(
+        HANG_GUARD,
+        "a waiter was not released (lost wake-up?)",
+        move || joins.into_iter().flat_map(|join| join()).collect(),
+    );
     outcomes.sort_by_key(|&(_, _, value)| value);
     expected.sort_by_key(|&(_, value)| value);
     assert_eq!(outcomes.len(), expected.len());
@@ -359,18 +351,11 @@ fn dropping_from_inside_every_runtime_cancels() {
     let outcomes: Vec<(&str, (CancelToken, mpsc::Receiver<()>))> = vec![
         (
             "tokio current-thread",
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap()
-                .block_on(dropped_waits()),
+            tokio_current_thread().block_on(dropped_waits()),
         ),
         (
             "tokio multi-thread",
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .build()
-                .unwrap()
-                .block_on(async { tokio::spawn(dropped_waits()).await.unwrap() }),
+            tokio_multi_thread(1).block_on(async { tokio::spawn(dropped_waits()).await.unwrap() }),
         ),
         ("smol", smol::block_on(dropped_waits())),
         ("async-executor", {
@@ -379,10 +364,7 @@ fn dropping_from_inside_every_runtime_cancels() {
             futures::executor::block_on(executor.run(task))
         }),
         ("futures ThreadPool", {
-            let pool = futures::executor::ThreadPool::builder()
-                .pool_size(1)
-                .create()
-                .unwrap();
+            let pool = futures_thread_pool(1);
             futures::executor::block_on(pool.spawn_with_handle(dropped_waits()).unwrap())
         }),
         (

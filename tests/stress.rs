@@ -12,6 +12,8 @@
 //! The seed is printed; `ANYWAIT_SEED` replays one. Iteration counts are sized for well
 //! under 30 s in a debug build on 2 cores; elapsed time is printed.
 
+mod support;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -22,47 +24,7 @@ use std::time::{Duration, Instant};
 
 use anywait::{waitable, Abandoned, Completer, TryTakeError, WaitError, WaitableFuture};
 use futures::future::FusedFuture;
-
-/// A failure guard: no correct run comes anywhere near it.
-const GUARD: Duration = Duration::from_secs(60);
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        XorShift(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A short busy spin of random length, to shift the relative timing of the threads.
-    /// It orders nothing: every interleaving it produces is a legal one.
-    fn jitter(&mut self) {
-        for _ in 0..self.below(64) {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-fn seed() -> u64 {
-    match std::env::var("ANYWAIT_SEED") {
-        Ok(s) => s.trim().parse().expect("ANYWAIT_SEED must be a u64"),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0x5EED, |d| d.as_nanos() as u64),
-    }
-}
+use support::{XorShift, GUARD};
 
 // Outcomes, recorded once per pair and side.
 const P_COMPLETED: u8 = 1;
@@ -416,8 +378,7 @@ impl Producer {
 #[test]
 fn producers_and_consumers_at_random() {
     const PAIRS: usize = 200_000;
-    let seed = seed();
-    println!("producers_and_consumers_at_random: ANYWAIT_SEED={seed}");
+    let seed = support::seed("producers_and_consumers_at_random");
     let start = Instant::now();
     let records = Records::new(PAIRS);
     let mut rng = XorShift::new(seed);
@@ -514,8 +475,7 @@ fn producers_and_consumers_at_random() {
 #[test]
 fn complete_races_drop_at_a_barrier() {
     const ROUNDS: usize = 100_000;
-    let seed = seed();
-    println!("complete_races_drop_at_a_barrier: ANYWAIT_SEED={seed}");
+    let seed = support::seed("complete_races_drop_at_a_barrier");
     let start = Instant::now();
     let records = Records::new(ROUNDS);
     let barrier = Arc::new(Barrier::new(2));

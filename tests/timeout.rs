@@ -9,68 +9,23 @@
 //! `Completer::is_canceled()` is true and `complete()` hands the value back, all while
 //! the `Timeout` itself is still alive. Nothing sleeps to order events.
 
+mod support;
+
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anywait::time::{timeout_at, Elapsed};
-use anywait::{timeout, waitable, Abandoned, Completer, WaitableFuture};
+use anywait::{timeout, waitable, Abandoned, Completer};
 use futures::future::FusedFuture;
+use support::{runs, with_hook, Executor, SignalOnPending};
 
 /// A deadline that no test run reaches: only a completion ends such a wait.
 const LONG: Duration = Duration::from_secs(3600);
 
 /// A deadline short enough to keep the suite fast, long enough to be measurable.
 const SHORT: Duration = Duration::from_millis(50);
-
-/// Forwards to the inner future and sends one message the first time it returns
-/// `Pending`: by then the inner future has registered its waker, so whoever waits on the
-/// channel may fire the completion without racing the registration.
-struct SignalOnPending<F> {
-    inner: Pin<Box<F>>,
-    signal: Option<mpsc::Sender<()>>,
-}
-
-impl<F: Future> SignalOnPending<F> {
-    fn new(inner: F, signal: mpsc::Sender<()>) -> Self {
-        SignalOnPending {
-            inner: Box::pin(inner),
-            signal: Some(signal),
-        }
-    }
-}
-
-impl<F: Future> Future for SignalOnPending<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let poll = self.inner.as_mut().poll(cx);
-        if poll.is_pending() {
-            if let Some(signal) = self.signal.take() {
-                let _ = signal.send(());
-            }
-        }
-        poll
-    }
-}
-
-/// A pair whose future counts the runs of its `on_cancel` hook.
-fn with_hook<T>() -> (Completer<T>, WaitableFuture<T>, Arc<AtomicUsize>) {
-    let (completer, future) = waitable::<T>();
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    let future = future.on_cancel(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
-    (completer, future, runs)
-}
-
-fn runs(counter: &AtomicUsize) -> usize {
-    counter.load(Ordering::SeqCst)
-}
 
 /// Spawns a thread that completes `completer` with `value` once `signal` fires.
 fn complete_when_registered<T: Send + 'static>(
@@ -138,7 +93,7 @@ async fn elapsed_with_timeout_and_timeout_at() {
 async fn completes_in_time() {
     let (completer, future, hook) = with_hook::<u32>();
     let (registered, completing) = complete_when_registered(completer, 5);
-    let mut timed = pin!(SignalOnPending::new(timeout(LONG, future), registered));
+    let mut timed = pin!(SignalOnPending::new(timeout(LONG, future), registered, ()));
     assert_eq!(timed.as_mut().await, Ok(Ok(5)));
     assert_eq!(
         completing.join().unwrap(),
@@ -154,7 +109,7 @@ async fn completes_in_time() {
         rx.recv().unwrap();
         drop(completer);
     });
-    let timed = SignalOnPending::new(future.with_timeout(LONG), tx);
+    let timed = SignalOnPending::new(future.with_timeout(LONG), tx, ());
     assert_eq!(timed.await, Ok(Err(Abandoned)));
     abandoning.join().unwrap();
 }
@@ -190,7 +145,7 @@ async fn shared_clone_timeout() {
     assert_eq!(runs(&hook), 0, "another handle is alive: not canceled");
     assert!(!completer.is_canceled());
     let (registered, completing) = complete_when_registered(completer, 6);
-    let timed = SignalOnPending::new(timeout(LONG, shared.clone()), registered);
+    let timed = SignalOnPending::new(timeout(LONG, shared.clone()), registered, ());
     assert_eq!(timed.await, Ok(Ok(6)));
     assert_eq!(completing.join().unwrap(), Ok(()));
     drop(shared);
@@ -220,11 +175,11 @@ fn cases() -> Vec<(&'static str, Case)> {
     ]
 }
 
-/// Runs every case under `run`, naming the case that fails.
-fn run_all(executor: &str, run: impl Fn(Pin<Box<dyn Future<Output = ()> + Send>>)) {
-    for (name, case) in cases() {
-        eprintln!("{executor}: {name}");
-        run(case());
+/// Runs every case on `executor`, naming the case that fails.
+fn run_all(name: &str, executor: Executor) {
+    for (case_name, case) in cases() {
+        eprintln!("{name}: {case_name}");
+        executor.block_on(case());
     }
 }
 
@@ -234,48 +189,33 @@ fn run_all(executor: &str, run: impl Fn(Pin<Box<dyn Future<Output = ()> + Send>>
 #[test]
 fn tokio_current_thread() {
     // No `enable_time`: the timer is async-io's, not tokio's.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    run_all("tokio current-thread", |f| rt.block_on(f));
+    run_all("tokio current-thread", Executor::tokio_current_thread());
 }
 
 #[test]
 fn tokio_multi_thread() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
     // Spawned, so the case runs on a worker thread.
-    run_all("tokio multi-thread", |f| rt.block_on(rt.spawn(f)).unwrap());
+    run_all("tokio multi-thread", Executor::tokio_multi_thread());
 }
 
 #[test]
 fn smol() {
-    run_all("smol", smol::block_on);
+    run_all("smol", Executor::SmolBlockOn);
 }
 
 #[test]
 fn futures_block_on() {
-    run_all("futures block_on", futures::executor::block_on);
+    run_all("futures block_on", Executor::FuturesBlockOn);
 }
 
 #[test]
 fn futures_thread_pool() {
-    use futures::task::SpawnExt;
-    let pool = futures::executor::ThreadPool::builder()
-        .pool_size(2)
-        .create()
-        .unwrap();
-    run_all("futures ThreadPool", |f| {
-        let handle = pool.spawn_with_handle(f).unwrap();
-        futures::executor::block_on(handle);
-    });
+    run_all("futures ThreadPool", Executor::futures_thread_pool());
 }
 
 #[test]
 fn pollster() {
-    run_all("pollster", pollster::block_on);
+    run_all("pollster", Executor::Pollster);
 }
 
 /// The SDK side sees the cancellation of a timed-out operation without polling:

@@ -4,49 +4,16 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use futures::future::FusedFuture;
 use futures::task::noop_waker_ref;
 
+use super::support::{counting_waker, poll_with};
 use crate::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
-
-/// A waker that counts its wakes; `Arc::strong_count` shows whether the event still holds
-/// a clone of it.
-#[derive(Default)]
-struct CountingWaker {
-    wakes: AtomicUsize,
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl CountingWaker {
-    fn wakes(&self) -> usize {
-        self.wakes.load(Ordering::SeqCst)
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let inner = Arc::new(CountingWaker::default());
-    let waker = Waker::from(inner.clone());
-    (inner, waker)
-}
-
-fn poll_with<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
-}
 
 fn poll_noop<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
     poll_with(future, noop_waker_ref())

@@ -2,3 +2,4 @@ mod event;
 mod oneshot;
 mod shared;
 mod stream;
+mod support;

@@ -19,46 +19,17 @@ use std::time::Duration;
 use futures::future::FusedFuture;
 use futures::task::noop_waker_ref;
 
+use super::support::{count, Val, LONG};
 use crate::{waitable, Abandoned, Canceled, Completer, TryTakeError, WaitError, WaitableFuture};
 
 /// The id every matrix test sends.
 const ID: u32 = 42;
 /// How often a threaded matrix test repeats its race.
 const RACES: usize = if cfg!(miri) { 2 } else { 200 };
-/// A timeout that never expires in a test.
-const LONG: Duration = Duration::from_secs(3600);
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// A value that counts its drops: every test checks it is dropped exactly once.
-#[derive(Debug)]
-struct Val {
-    id: u32,
-    drops: Arc<AtomicUsize>,
-}
-
-impl Val {
-    fn new(id: u32) -> (Val, Arc<AtomicUsize>) {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let val = Val {
-            id,
-            drops: drops.clone(),
-        };
-        (val, drops)
-    }
-}
-
-impl Drop for Val {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn count(counter: &AtomicUsize) -> usize {
-    counter.load(Ordering::SeqCst)
-}
 
 /// Counts of one [`CountingWaker`]: how often its wakers were cloned and woken.
 #[derive(Default)]
@@ -1015,10 +986,7 @@ fn many_pairs_across_threads() {
     let counters: Vec<_> = (0..pairs).map(|_| Arc::new(AtomicUsize::new(0))).collect();
     let mut halves = [Vec::new(), Vec::new()];
     for (i, (completer, drops)) in completers.into_iter().zip(&counters).enumerate() {
-        let value = Val {
-            id: i as u32,
-            drops: drops.clone(),
-        };
+        let value = Val::counted_by(i as u32, drops);
         halves[i % 2].push((completer, value));
     }
     let producers: Vec<_> = halves

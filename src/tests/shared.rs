@@ -5,53 +5,20 @@
 //! sleeping; the only timed waits are lower-bounded timeouts that must expire.
 
 use std::any::Any;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use futures_core::FusedFuture;
 
+use super::support::{counting_waker, poll_with};
 use crate::{waitable, Abandoned, Completer, SharedWaitable, WaitError, WaitableFuture};
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
-
-/// A waker that counts its wake-ups; `Arc::strong_count` shows whether anywait holds it.
-#[derive(Default)]
-struct CountingWaker {
-    wakes: AtomicUsize,
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl CountingWaker {
-    fn wakes(&self) -> usize {
-        self.wakes.load(Ordering::SeqCst)
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let inner = Arc::new(CountingWaker::default());
-    let waker = Waker::from(inner.clone());
-    (inner, waker)
-}
-
-fn poll_once<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
-}
 
 /// A value that counts how many instances of it are alive, so a leaked result (or a
 /// reference cycle that keeps the operation alive) shows up as a non-zero count.
@@ -164,10 +131,10 @@ fn every_clone_resolves_with_the_value_and_is_woken_once() {
     let unpolled = shared.clone();
     let (wa, waker_a) = counting_waker();
     let (wb, waker_b) = counting_waker();
-    assert!(poll_once(a.as_mut(), &waker_a).is_pending());
-    assert!(poll_once(b.as_mut(), &waker_b).is_pending());
+    assert!(poll_with(a.as_mut(), &waker_a).is_pending());
+    assert!(poll_with(b.as_mut(), &waker_b).is_pending());
     // Re-polling with the same waker keeps the registration (no clone, no wake).
-    assert!(poll_once(a.as_mut(), &waker_a).is_pending());
+    assert!(poll_with(a.as_mut(), &waker_a).is_pending());
     assert_eq!(Arc::strong_count(&wa), 3, "the handle holds one clone");
     assert!(!a.is_terminated());
 
@@ -181,23 +148,23 @@ fn every_clone_resolves_with_the_value_and_is_woken_once() {
     assert_eq!(Arc::strong_count(&wb), 2);
 
     assert_eq!(
-        poll_once(a.as_mut(), &waker_a),
+        poll_with(a.as_mut(), &waker_a),
         Poll::Ready(Ok("value".into()))
     );
     assert!(a.is_terminated());
     // Polling after Ready returns the value again.
     assert_eq!(
-        poll_once(a.as_mut(), &waker_a),
+        poll_with(a.as_mut(), &waker_a),
         Poll::Ready(Ok("value".into()))
     );
     assert_eq!(
-        poll_once(b.as_mut(), &waker_b),
+        poll_with(b.as_mut(), &waker_b),
         Poll::Ready(Ok("value".into()))
     );
     let mut unpolled = Box::pin(unpolled);
     assert!(!unpolled.is_terminated());
     assert_eq!(
-        poll_once(unpolled.as_mut(), &waker_b),
+        poll_with(unpolled.as_mut(), &waker_b),
         Poll::Ready(Ok("value".into()))
     );
     assert!(unpolled.is_terminated());
@@ -211,8 +178,8 @@ fn repoll_with_another_waker_replaces_it() {
     let mut shared = Box::pin(future.shared());
     let (old, old_waker) = counting_waker();
     let (new, new_waker) = counting_waker();
-    assert!(poll_once(shared.as_mut(), &old_waker).is_pending());
-    assert!(poll_once(shared.as_mut(), &new_waker).is_pending());
+    assert!(poll_with(shared.as_mut(), &old_waker).is_pending());
+    assert!(poll_with(shared.as_mut(), &new_waker).is_pending());
     assert_eq!(
         Arc::strong_count(&old),
         2,
@@ -220,7 +187,7 @@ fn repoll_with_another_waker_replaces_it() {
     );
     completer.complete(4).unwrap();
     assert_eq!((old.wakes(), new.wakes()), (0, 1));
-    assert_eq!(poll_once(shared.as_mut(), &new_waker), Poll::Ready(Ok(4)));
+    assert_eq!(poll_with(shared.as_mut(), &new_waker), Poll::Ready(Ok(4)));
 }
 
 /// Dropping a pending clone unregisters it; the others are still woken, and no waker is
@@ -233,8 +200,8 @@ fn dropping_a_pending_clone_leaves_the_others_registered() {
     let mut kept = Box::pin(shared.clone());
     let (wg, waker_g) = counting_waker();
     let (wk, waker_k) = counting_waker();
-    assert!(poll_once(gone.as_mut(), &waker_g).is_pending());
-    assert!(poll_once(kept.as_mut(), &waker_k).is_pending());
+    assert!(poll_with(gone.as_mut(), &waker_g).is_pending());
+    assert!(poll_with(kept.as_mut(), &waker_k).is_pending());
     drop(gone);
     assert_eq!(
         Arc::strong_count(&wg),
@@ -245,7 +212,7 @@ fn dropping_a_pending_clone_leaves_the_others_registered() {
     assert_eq!(runs(&hook), 0, "a handle is still alive: not canceled");
     completer.complete(8).unwrap();
     assert_eq!((wg.wakes(), wk.wakes()), (0, 1));
-    assert_eq!(poll_once(kept.as_mut(), &waker_k), Poll::Ready(Ok(8)));
+    assert_eq!(poll_with(kept.as_mut(), &waker_k), Poll::Ready(Ok(8)));
     assert_eq!(runs(&hook), 0);
 }
 
@@ -260,7 +227,7 @@ fn clones_after_completion() {
     assert_eq!(late.try_get(), Some(Ok(300)));
     let mut late = Box::pin(late);
     let (w, waker) = counting_waker();
-    assert_eq!(poll_once(late.as_mut(), &waker), Poll::Ready(Ok(300)));
+    assert_eq!(poll_with(late.as_mut(), &waker), Poll::Ready(Ok(300)));
     assert_eq!(late.clone().wait_blocking(), Ok(300));
     assert_eq!(w.wakes(), 0);
     assert_eq!(Arc::strong_count(&w), 2, "a ready poll registers nothing");
@@ -273,14 +240,14 @@ fn abandonment_reaches_everyone() {
     let shared = future.shared();
     let mut pending = Box::pin(shared.clone());
     let (w, waker) = counting_waker();
-    assert!(poll_once(pending.as_mut(), &waker).is_pending());
+    assert!(poll_with(pending.as_mut(), &waker).is_pending());
     let log: Log<Result<u8, Abandoned>> = Arc::default();
     let sink = log.clone();
     shared.on_complete(move |r| sink.lock().unwrap().push(r));
     drop(completer);
     assert_eq!(w.wakes(), 1);
     assert_eq!(
-        poll_once(pending.as_mut(), &waker),
+        poll_with(pending.as_mut(), &waker),
         Poll::Ready(Err(Abandoned))
     );
     assert_eq!(shared.try_get(), Some(Err(Abandoned)));
@@ -425,7 +392,7 @@ fn done_callbacks_run_after_waiters_and_outside_locks() {
     let shared = future.shared();
     let mut pending = Box::pin(shared.clone());
     let (w, waker) = counting_waker();
-    assert!(poll_once(pending.as_mut(), &waker).is_pending());
+    assert!(poll_with(pending.as_mut(), &waker).is_pending());
     let log: Log<String> = Arc::default();
     let inner_log = log.clone();
     let handle = shared.clone();
@@ -457,7 +424,7 @@ fn done_callbacks_run_after_waiters_and_outside_locks() {
         take_log(&log),
         vec!["nested Ok(3)".to_string(), "outer Some(Ok(3))".to_string()]
     );
-    assert_eq!(poll_once(pending.as_mut(), &waker), Poll::Ready(Ok(3)));
+    assert_eq!(poll_with(pending.as_mut(), &waker), Poll::Ready(Ok(3)));
 }
 
 /// A panicking callback is caught: the others still run, the value is intact, the payloads
@@ -579,7 +546,7 @@ fn on_complete_after_observed_completion_runs_at_once() {
     let (completer, future) = waitable::<u8>();
     let shared = future.shared();
     let mut pending = Box::pin(shared.clone());
-    assert!(poll_once(pending.as_mut(), &blocking).is_pending());
+    assert!(poll_with(pending.as_mut(), &blocking).is_pending());
     let completing = thread::spawn(move || completer.complete(6).unwrap());
     // The completing thread is now inside the wake-up of our waiter.
     woken_rx.recv().unwrap();
@@ -616,7 +583,7 @@ fn last_handle_dropped_before_completion_cancels_once() {
     assert!(!completer.is_canceled());
     let mut b = Box::pin(b);
     let (w, waker) = counting_waker();
-    assert!(poll_once(b.as_mut(), &waker).is_pending());
+    assert!(poll_with(b.as_mut(), &waker).is_pending());
     drop(b);
     assert_eq!(runs(&hook), 1, "the last handle cancels");
     assert!(completer.is_canceled());

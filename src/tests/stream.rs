@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::{FusedStream, Stream};
 
+use super::support::{count, counter, guarded, CountingWaker, Val, LONG};
 use crate::{
     callback_stream, CallbackStream, Overflow, RejectReason, Rejected, StreamError, StreamFeeder,
     StreamPolicy, StreamStats,
@@ -25,66 +26,19 @@ use crate::{
 
 /// How often a threaded test repeats its race.
 const RACES: usize = if cfg!(miri) { 2 } else { 100 };
-/// A timeout that never expires in a test.
-const LONG: Duration = Duration::from_secs(3600);
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// An item that counts its drops.
-#[derive(Debug)]
-struct Val {
-    id: u32,
-    drops: Arc<AtomicUsize>,
-}
-
-impl Val {
-    fn new(id: u32, drops: &Arc<AtomicUsize>) -> Val {
-        Val {
-            id,
-            drops: drops.clone(),
-        }
-    }
-}
-
-impl Drop for Val {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn count(counter: &AtomicUsize) -> usize {
-    counter.load(Ordering::SeqCst)
-}
-
-fn counter() -> Arc<AtomicUsize> {
-    Arc::new(AtomicUsize::new(0))
-}
-
-/// A waker that counts its wake-ups; `Arc::strong_count - 1` is the number of live
-/// `Waker`s made from it.
-#[derive(Default)]
-struct CountingWaker {
-    wakes: AtomicUsize,
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
+/// A counting waker, no `Waker` made from it yet: `Arc::strong_count - 1` is the number of
+/// live `Waker`s made from it.
 fn counting_waker() -> Arc<CountingWaker> {
     Arc::new(CountingWaker::default())
 }
 
 fn wakes(waker: &Arc<CountingWaker>) -> usize {
-    count(&waker.wakes)
+    waker.wakes()
 }
 
 /// How many clones of the waker anywait still holds (the test holds none between polls).
@@ -154,7 +108,7 @@ fn counted_hook(
     releases: &Arc<AtomicUsize>,
 ) -> impl FnOnce() + Send + 'static {
     let runs = runs.clone();
-    let guard = Val::new(0, releases);
+    let guard = Val::counted_by(0, releases);
     move || {
         let _guard = guard;
         runs.fetch_add(1, Ordering::SeqCst);
@@ -181,21 +135,11 @@ fn returns_in_bounded_time(f: impl FnOnce() + Send + 'static) {
         f();
         return;
     }
-    let (done_tx, done_rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        f();
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => worker.join().unwrap(),
-        // The worker panicked: propagate its panic.
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(worker.join().unwrap_err())
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("deadlock: the operation did not return (a lock held across foreign code?)")
-        }
-    }
+    guarded(
+        Duration::from_secs(60),
+        "deadlock: the operation did not return (a lock held across foreign code?)",
+        f,
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -232,7 +176,7 @@ fn finish_delivers_every_item_then_none() {
     let drops = counter();
     let (feeder, mut stream) = unbounded();
     for id in 0..3 {
-        feeder.push(Val::new(id, &drops)).unwrap();
+        feeder.push(Val::counted_by(id, &drops)).unwrap();
     }
     assert!(feeder.finish());
     assert_eq!(
@@ -351,8 +295,8 @@ fn items_pushed_before_the_end_from_racing_clones_are_delivered() {
 fn dropping_the_stream_rejects_pushes_and_drops_buffered_items() {
     let drops = counter();
     let (feeder, stream) = unbounded();
-    feeder.push(Val::new(1, &drops)).unwrap();
-    feeder.push(Val::new(2, &drops)).unwrap();
+    feeder.push(Val::counted_by(1, &drops)).unwrap();
+    feeder.push(Val::counted_by(2, &drops)).unwrap();
     assert!(!feeder.is_closed());
     drop(stream);
     assert!(feeder.is_closed());
@@ -361,7 +305,7 @@ fn dropping_the_stream_rejects_pushes_and_drops_buffered_items() {
         2,
         "buffered items are dropped with the stream"
     );
-    let rejected = feeder.push(Val::new(3, &drops)).unwrap_err();
+    let rejected = feeder.push(Val::counted_by(3, &drops)).unwrap_err();
     assert_eq!(rejected.reason(), RejectReason::Closed);
     assert_eq!(rejected.into_inner().id, 3);
     assert_eq!(count(&drops), 3);
@@ -490,7 +434,7 @@ fn drop_of_stream_races_pushes() {
             go_rx.recv().unwrap();
             let mut accepted = 0;
             for id in 0..4 {
-                match feeder.push(Val::new(id, &drops2)) {
+                match feeder.push(Val::counted_by(id, &drops2)) {
                     Ok(()) => accepted += 1,
                     Err(rejected) => assert_eq!(rejected.reason(), RejectReason::Closed),
                 }
@@ -789,9 +733,9 @@ fn credit_is_one_per_item_for_bounded_and_unbounded() {
 fn bounded_reject_hands_the_item_back_when_full() {
     let drops = counter();
     let (feeder, mut stream) = bounded(2, Overflow::Reject);
-    feeder.push(Val::new(0, &drops)).unwrap();
-    feeder.push(Val::new(1, &drops)).unwrap();
-    let rejected = feeder.push(Val::new(2, &drops)).unwrap_err();
+    feeder.push(Val::counted_by(0, &drops)).unwrap();
+    feeder.push(Val::counted_by(1, &drops)).unwrap();
+    let rejected = feeder.push(Val::counted_by(2, &drops)).unwrap_err();
     assert_eq!(rejected.reason(), RejectReason::Full);
     assert_eq!(
         count(&drops),
@@ -801,7 +745,7 @@ fn bounded_reject_hands_the_item_back_when_full() {
     assert_eq!(rejected.into_inner().id, 2);
     assert_eq!(count(&drops), 1);
     assert_eq!(stream.next_blocking().unwrap().unwrap().id, 0);
-    feeder.push(Val::new(3, &drops)).unwrap();
+    feeder.push(Val::counted_by(3, &drops)).unwrap();
     assert_eq!(
         stream.stats(),
         StreamStats {
@@ -824,10 +768,10 @@ fn bounded_drop_newest_drops_the_pushed_item() {
     let drops = counter();
     let counting = counting_waker();
     let (feeder, mut stream) = bounded(2, Overflow::DropNewest);
-    feeder.push(Val::new(0, &drops)).unwrap();
-    feeder.push(Val::new(1, &drops)).unwrap();
+    feeder.push(Val::counted_by(0, &drops)).unwrap();
+    feeder.push(Val::counted_by(1, &drops)).unwrap();
     for id in 2..5 {
-        feeder.push(Val::new(id, &drops)).unwrap();
+        feeder.push(Val::counted_by(id, &drops)).unwrap();
         assert_eq!(count(&drops), id as usize - 1, "dropped at once");
     }
     assert_eq!(
@@ -849,7 +793,7 @@ fn bounded_drop_newest_drops_the_pushed_item() {
     );
     // Empty and waiting; a push into the (now not full) buffer wakes.
     assert!(poll_with(&mut stream, &counting).is_pending());
-    feeder.push(Val::new(5, &drops)).unwrap();
+    feeder.push(Val::counted_by(5, &drops)).unwrap();
     assert_eq!(wakes(&counting), 1);
     assert!(feeder.finish());
     assert_eq!(ids(stream.blocking_iter().collect()), vec![Ok(5)]);
@@ -861,7 +805,7 @@ fn bounded_drop_oldest_evicts_the_oldest_item() {
     let drops = counter();
     let (feeder, mut stream) = bounded(2, Overflow::DropOldest);
     for id in 0..5 {
-        feeder.push(Val::new(id, &drops)).unwrap();
+        feeder.push(Val::counted_by(id, &drops)).unwrap();
     }
     assert_eq!(count(&drops), 3, "evicted items are dropped at once");
     assert_eq!(
