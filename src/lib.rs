@@ -7,7 +7,7 @@
 //!
 //! # Primitives
 //!
-//! - [`waitable`], [`WaitableFuture`], [`Completer`]: a one-shot completion fired from any
+//! - [`waitable()`], [`WaitableFuture`], [`Completer`]: a one-shot completion fired from any
 //!   thread, awaitable anywhere, blockingly waitable with a timeout, with cancellation the
 //!   SDK side can see.
 //! - [`AsyncEvent`]: a latched event (Python's `threading.Event`) that any thread sets and
@@ -22,7 +22,7 @@
 //!   [`Stream`](futures_core::Stream) with flow control ([`StreamPolicy`]: a credit window
 //!   like the AWS CRT's, a bounded buffer with an overflow rule, or unbounded) that never
 //!   blocks the SDK's thread.
-//! - [`timeout`](crate::time::timeout) and `WaitableFuture::with_timeout` (feature
+//! - `timeout`, `time::timeout_at` and `WaitableFuture::with_timeout` (feature
 //!   `timer`): deadlines that work under every executor, on `async-io`'s timer.
 //!
 //! # Wrapping a callback SDK
@@ -35,7 +35,7 @@
 //! void sdk_cancel(int op_id);
 //! ```
 //!
-//! The binding creates a [`waitable`] pair, passes the [`Completer`] through `user_data`
+//! The binding creates a [`waitable()`] pair, passes the [`Completer`] through `user_data`
 //! with [`Completer::into_raw`], and returns the [`WaitableFuture`], with an
 //! [`on_cancel`](WaitableFuture::on_cancel) hook that tells the SDK to stop if the caller
 //! drops the future:
@@ -176,6 +176,7 @@
 //! [`SharedWaitable`], in `wait_slice` and in `run_blocking` closures are caught (never
 //! unwinding into an SDK thread) and reported; see each item's docs.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 

@@ -24,7 +24,7 @@
 //! - Every clone sees the same `Result<T, Abandoned>`; each waiter gets its own clone of
 //!   the value (wrap values that are not `Clone` in an `Arc`: `Arc<T>` is always `Clone`).
 //! - Cloning a handle is one atomic increment. Waiting allocates nothing: waiters queue in
-//!   the same intrusive wait queue as [`AsyncEvent`](crate::AsyncEvent) (the value's
+//!   the same intrusive wait queue as [`AsyncEvent`] (the value's
 //!   arrival *is* an `AsyncEvent` being set).
 //! - Done-callbacks ([`on_complete`](SharedWaitable::on_complete)) run exactly once each:
 //!   at once if the result is there, else on the completing (or abandoning) thread, in
