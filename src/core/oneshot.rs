@@ -239,8 +239,9 @@ impl<T> Tx<T> {
                 // The tx slot, if TX_WAITER is set, was claimed by rx's close; not ours.
                 let last = s & RX_GONE != 0
                     // ORDERING: AcqRel: release our last accesses to whoever frees, or
-                    // acquire rx's if we free.
-                    || block.state.fetch_or(TX_CLOSED | TX_GONE, Ordering::AcqRel) & RX_GONE != 0;
+                    // acquire rx's if we free. Both bits are ours and clear, so an add
+                    // sets them (one `lock xadd`, where an or would be a CAS loop).
+                    || block.state.fetch_add(TX_CLOSED | TX_GONE, Ordering::AcqRel) & RX_GONE != 0;
                 if last {
                     // SAFETY: RX_GONE was set and we never touch the block again.
                     unsafe { free(ptr) };
@@ -296,7 +297,8 @@ impl<T> Tx<T> {
             return Ok(());
         }
         // ORDERING: AcqRel: release our slot accesses / acquire rx's before freeing.
-        if block.state.fetch_or(TX_GONE, Ordering::AcqRel) & RX_GONE != 0 {
+        // TX_GONE is ours and clear: the add sets it.
+        if block.state.fetch_add(TX_GONE, Ordering::AcqRel) & RX_GONE != 0 {
             // SAFETY: both sides are gone now.
             unsafe { free(ptr) };
         }
@@ -358,16 +360,28 @@ impl<T> Rx<T> {
             let value = block
                 .value
                 .with_mut(|cell| unsafe { (*cell).assume_init_read() });
-            // ORDERING: tx may still be publishing TX_GONE, hence an RMW; TERMINATED is
-            // clear whenever VALUE is set, so one xor clears one and sets the other.
-            block.state.fetch_xor(VALUE | TERMINATED, Ordering::AcqRel);
+            // TERMINATED is clear whenever VALUE is set: flip both.
+            self.mark_taken(s, VALUE | TERMINATED);
             Ok(value)
         } else {
             if s & TERMINATED == 0 {
-                // ORDERING: as above.
-                block.state.fetch_or(TERMINATED, Ordering::AcqRel);
+                self.mark_taken(s, TERMINATED);
             }
             Err(Abandoned)
+        }
+    }
+
+    /// Flips `bits` (rx's own, with known values in `s`) in the state word.
+    fn mark_taken(&self, s: usize, bits: usize) {
+        let state = &self.block().state;
+        if s & TX_GONE != 0 {
+            // ORDERING: tx is gone and rx (`&mut self`) is the only writer left, so `s` is
+            // still the state and a plain store suffices; the freeing side (rx) reads it.
+            state.store(s ^ bits, Ordering::Relaxed);
+        } else {
+            // ORDERING: tx may still be publishing TX_GONE, hence an RMW; AcqRel so tx's
+            // `free` sees the value cell emptied.
+            state.fetch_xor(bits, Ordering::AcqRel);
         }
     }
 
@@ -577,8 +591,8 @@ impl<T> Drop for Rx<T> {
             let tx_waker = claim_tx
                 .then(|| unsafe { slot::take(&block.tx_slot) })
                 .flatten();
-            // ORDERING: AcqRel, as in tx's close.
-            if block.state.fetch_or(RX_GONE, Ordering::AcqRel) & TX_GONE != 0 {
+            // ORDERING: AcqRel, as in tx's close. RX_GONE is ours and clear: the add sets it.
+            if block.state.fetch_add(RX_GONE, Ordering::AcqRel) & TX_GONE != 0 {
                 // SAFETY: both sides are gone now.
                 unsafe { free(ptr) };
             }
