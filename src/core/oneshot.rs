@@ -541,10 +541,19 @@ impl<T> Drop for Rx<T> {
     fn drop(&mut self) {
         let ptr = self.block;
         let block = self.block();
-        // SAFETY: the hook cell is always rx's.
-        let hook = block.cancel_hook.with_mut(|cell| unsafe { (*cell).take() });
         // ORDERING: Acquire: TX_GONE / TX_CLOSED come with tx's last accesses.
         let mut s = block.state.load(Ordering::Acquire);
+        if s & TX_GONE != 0 {
+            // The common case after a delivered value: nobody else is left. Freeing drops
+            // any hook unrun, on this thread.
+            // SAFETY: tx is gone and so are we from here on.
+            unsafe { free(ptr) };
+            return;
+        }
+        // The hook must leave the block before our last state change (after which tx may
+        // free it), so that it is run or dropped here, on the dropping thread.
+        // SAFETY: the hook cell is always rx's.
+        let hook = block.cancel_hook.with_mut(|cell| unsafe { (*cell).take() });
         let (reclaim_own, claim_tx) = loop {
             if s & TX_GONE != 0 {
                 // SAFETY: tx is gone and so are we from here on.
