@@ -170,6 +170,47 @@ fn pending(c: &mut Criterion) {
     g.finish();
 }
 
+/// One `cross_thread_roundtrip` bench for a one-shot channel: each round trip creates a
+/// fresh pair per direction and every message carries the sender for its reply, so only
+/// the primitive under test synchronises the two threads. `$pair` makes a pair of `Msg`;
+/// `$send(sender, msg) -> bool` and `$recv(receiver) -> Option<Msg>` block as needed.
+macro_rules! fresh_pair_roundtrip {
+    ($group:expr, $name:literal, $sender:ty, $pair:expr, $send:expr, $recv:expr) => {{
+        struct Msg($sender);
+        let send = $send;
+        let recv = $recv;
+        let (to_helper, helper_rx) = $pair;
+        let helper = thread::spawn(move || {
+            let mut rx = helper_rx;
+            while let Some(Msg(reply)) = recv(rx) {
+                let (next_tx, next_rx) = $pair;
+                assert!(send(reply, Msg(next_tx)));
+                rx = next_rx;
+            }
+        });
+        let mut to_helper = Some(to_helper);
+        $group.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                let mut tx = to_helper.take().expect("helper is running");
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (reply_tx, reply_rx) = $pair;
+                    assert!(send(tx, Msg(reply_tx)));
+                    let Some(Msg(next)) = recv(reply_rx) else {
+                        panic!("helper dropped the reply");
+                    };
+                    tx = black_box(next);
+                }
+                let elapsed = start.elapsed();
+                to_helper = Some(tx);
+                elapsed
+            })
+        });
+        drop(to_helper);
+        helper.join().expect("helper thread panicked");
+    }};
+}
+
 /// Scenario 3: blocking round trips between two threads.
 ///
 /// # Design
@@ -209,107 +250,32 @@ fn pending(c: &mut Criterion) {
 fn cross_thread_roundtrip(c: &mut Criterion) {
     let mut g = c.benchmark_group("cross_thread_roundtrip");
 
-    // anywait: `wait_blocking` on fresh pairs, each message carrying the reply's completer.
-    {
-        struct Msg(anywait::Completer<Msg>);
-        let (to_helper, helper_rx) = anywait::waitable::<Msg>();
-        let helper = thread::spawn(move || {
-            let mut rx = helper_rx;
-            while let Ok(Msg(reply)) = rx.wait_blocking() {
-                let (next_tx, next_rx) = anywait::waitable::<Msg>();
-                assert!(reply.complete(Msg(next_tx)).is_ok());
-                rx = next_rx;
-            }
-        });
-        let mut to_helper = Some(to_helper);
-        g.bench_function("anywait", |b| {
-            b.iter_custom(|iters| {
-                let mut tx = to_helper.take().expect("helper is running");
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (reply_tx, reply_rx) = anywait::waitable::<Msg>();
-                    assert!(tx.complete(Msg(reply_tx)).is_ok());
-                    let Ok(Msg(next)) = reply_rx.wait_blocking() else {
-                        panic!("helper abandoned the reply");
-                    };
-                    tx = black_box(next);
-                }
-                let elapsed = start.elapsed();
-                to_helper = Some(tx);
-                elapsed
-            })
-        });
-        drop(to_helper);
-        helper.join().expect("helper thread panicked");
-    }
-
-    // oneshot: blocking `recv` on fresh channels, same protocol.
-    {
-        struct Msg(oneshot::Sender<Msg>);
-        let (to_helper, helper_rx) = oneshot::channel::<Msg>();
-        let helper = thread::spawn(move || {
-            let mut rx = helper_rx;
-            while let Ok(Msg(reply)) = rx.recv() {
-                let (next_tx, next_rx) = oneshot::channel::<Msg>();
-                assert!(reply.send(Msg(next_tx)).is_ok());
-                rx = next_rx;
-            }
-        });
-        let mut to_helper = Some(to_helper);
-        g.bench_function("oneshot", |b| {
-            b.iter_custom(|iters| {
-                let mut tx = to_helper.take().expect("helper is running");
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (reply_tx, reply_rx) = oneshot::channel::<Msg>();
-                    assert!(tx.send(Msg(reply_tx)).is_ok());
-                    let Ok(Msg(next)) = reply_rx.recv() else {
-                        panic!("helper dropped the reply");
-                    };
-                    tx = black_box(next);
-                }
-                let elapsed = start.elapsed();
-                to_helper = Some(tx);
-                elapsed
-            })
-        });
-        drop(to_helper);
-        helper.join().expect("helper thread panicked");
-    }
-
+    // The one-shot primitives: fresh pairs, each message carrying the reply's sender.
+    fresh_pair_roundtrip!(
+        g,
+        "anywait",
+        anywait::Completer<Msg>,
+        anywait::waitable::<Msg>(),
+        |tx: anywait::Completer<Msg>, msg| tx.complete(msg).is_ok(),
+        |rx: anywait::WaitableFuture<Msg>| rx.wait_blocking().ok()
+    );
+    fresh_pair_roundtrip!(
+        g,
+        "oneshot",
+        oneshot::Sender<Msg>,
+        oneshot::channel::<Msg>(),
+        |tx: oneshot::Sender<Msg>, msg| tx.send(msg).is_ok(),
+        |rx: oneshot::Receiver<Msg>| rx.recv().ok()
+    );
     // std mpsc used as a one-shot: a fresh `channel()` per message, same protocol.
-    {
-        struct Msg(mpsc::Sender<Msg>);
-        let (to_helper, helper_rx) = mpsc::channel::<Msg>();
-        let helper = thread::spawn(move || {
-            let mut rx = helper_rx;
-            while let Ok(Msg(reply)) = rx.recv() {
-                let (next_tx, next_rx) = mpsc::channel::<Msg>();
-                assert!(reply.send(Msg(next_tx)).is_ok());
-                rx = next_rx;
-            }
-        });
-        let mut to_helper = Some(to_helper);
-        g.bench_function("std_mpsc_fresh", |b| {
-            b.iter_custom(|iters| {
-                let mut tx = to_helper.take().expect("helper is running");
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (reply_tx, reply_rx) = mpsc::channel::<Msg>();
-                    assert!(tx.send(Msg(reply_tx)).is_ok());
-                    let Ok(Msg(next)) = reply_rx.recv() else {
-                        panic!("helper dropped the reply");
-                    };
-                    tx = black_box(next);
-                }
-                let elapsed = start.elapsed();
-                to_helper = Some(tx);
-                elapsed
-            })
-        });
-        drop(to_helper);
-        helper.join().expect("helper thread panicked");
-    }
+    fresh_pair_roundtrip!(
+        g,
+        "std_mpsc_fresh",
+        mpsc::Sender<Msg>,
+        mpsc::channel::<Msg>(),
+        |tx: mpsc::Sender<Msg>, msg| tx.send(msg).is_ok(),
+        |rx: mpsc::Receiver<Msg>| rx.recv().ok()
+    );
 
     // std mpsc, long-lived channels (reference: no per-message allocation).
     {
