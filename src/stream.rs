@@ -618,6 +618,10 @@ impl<T, E> StreamFeeder<T, E> {
     /// each time the consumer takes an item, with the weight it re-opens (`weigh(&item)`
     /// for `Window`, 1 otherwise). Replaces an earlier callback.
     ///
+    /// The callback lives as long as the stream: do not move a `StreamFeeder` clone into
+    /// it (that clone would never be dropped, so the stream could never end as
+    /// abandoned). Give it the SDK's own handle instead.
+    ///
     /// # Examples
     ///
     /// ```
