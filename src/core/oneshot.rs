@@ -355,11 +355,11 @@ impl<T> Rx<T> {
         let block = self.block();
         debug_assert!(s & TX_CLOSED != 0);
         if s & VALUE != 0 {
-            // SAFETY: TX_CLOSED and VALUE are set and only rx clears VALUE: the cell is
-            // ours and initialised; `&mut self` rules out a concurrent take.
-            let value = block
-                .value
-                .with_mut(|cell| unsafe { (*cell).assume_init_read() });
+            let value = block.value.with_mut(|cell| {
+                // SAFETY: TX_CLOSED and VALUE are set and only rx clears VALUE: the cell
+                // is ours and initialised; `&mut self` rules out a concurrent take.
+                unsafe { (*cell).assume_init_read() }
+            });
             // TERMINATED is clear whenever VALUE is set: flip both.
             self.mark_taken(s, VALUE | TERMINATED);
             Ok(value)
@@ -497,12 +497,11 @@ impl<T> Rx<T> {
             return callback(result);
         }
         // The receiver stays wanted: its cancel hook must never run. Drop it now.
-        // SAFETY: the hook cell is always rx's.
-        drop(
-            this.block()
-                .cancel_hook
-                .with_mut(|cell| unsafe { (*cell).take() }),
-        );
+        let hook = this.block().cancel_hook.with_mut(|cell| {
+            // SAFETY: the hook cell is always rx's.
+            unsafe { (*cell).take() }
+        });
+        drop(hook);
         let boxed: DoneCallback<T> = Box::new(callback);
         let block = this.block();
         if let Err(s) = RX_SLOT.reclaim(&block.state) {
@@ -511,13 +510,13 @@ impl<T> Rx<T> {
             drop(this);
             return boxed(result);
         }
-        // SAFETY: `reclaim` returned Ok: the rx slot is ours. A waiter an earlier poll left
-        // is replaced and dropped here, outside any critical section.
-        drop(
-            block
-                .rx_slot
-                .with_mut(|cell| unsafe { (*cell).replace(RxWaiter::Callback(boxed)) }),
-        );
+        // A waiter an earlier poll left is replaced and dropped here, outside any
+        // critical section.
+        let replaced = block.rx_slot.with_mut(|cell| {
+            // SAFETY: `reclaim` returned Ok: the rx slot is ours.
+            unsafe { (*cell).replace(RxWaiter::Callback(boxed)) }
+        });
+        drop(replaced);
         match RX_SLOT.publish(&block.state, RX_GONE) {
             // RX_GONE went out with the callback: this handle must never touch the block
             // again (tx may free it at any moment).

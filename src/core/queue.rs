@@ -190,11 +190,9 @@ impl WaitQueue {
             drop(list);
             return Poll::Ready(());
         }
-        // SAFETY: still LINKED (not notified, and only the owner, we, removes) with the lock
-        // held.
-        let old = node
-            .inner
-            .with_mut(|inner| unsafe { (*inner).waiter.replace(waiter) });
+        let node_ptr = NonNull::from(&*node);
+        // SAFETY: still LINKED (not notified, and only the owner, we, removes); lock held.
+        let old = unsafe { with_inner(node_ptr, |inner| inner.waiter.replace(waiter)) };
         drop(list);
         drop(old);
         Poll::Pending
@@ -237,9 +235,7 @@ impl WaitQueue {
             while !batch.is_full() {
                 let Some(head) = list.head else { break };
                 // SAFETY: `head` is linked and the lock is held.
-                let head_epoch = unsafe { head.as_ref() }
-                    .inner
-                    .with(|inner| unsafe { (*inner).epoch });
+                let head_epoch = unsafe { with_inner(head, |inner| inner.epoch) };
                 if !epoch_before(head_epoch, epoch) {
                     break;
                 }
@@ -301,9 +297,7 @@ unsafe fn push_back(list: &mut List, node: Pin<&WaitNode>, epoch: usize, waiter:
     });
     match list.tail {
         // SAFETY: the tail is linked and the lock is held.
-        Some(tail) => unsafe { tail.as_ref() }
-            .inner
-            .with_mut(|inner| unsafe { (*inner).next = Some(ptr) }),
+        Some(tail) => unsafe { with_inner(tail, |inner| inner.next = Some(ptr)) },
         None => list.head = Some(ptr),
     }
     list.tail = Some(ptr);
@@ -322,17 +316,26 @@ unsafe fn unlink(list: &mut List, node: Pin<&WaitNode>) -> Option<Waiter> {
     });
     match prev {
         // SAFETY: neighbours of a linked node are linked; the lock is held.
-        Some(prev) => unsafe { prev.as_ref() }
-            .inner
-            .with_mut(|inner| unsafe { (*inner).next = next }),
+        Some(prev) => unsafe { with_inner(prev, |inner| inner.next = next) },
         None => list.head = next,
     }
     match next {
         // SAFETY: as above.
-        Some(next) => unsafe { next.as_ref() }
-            .inner
-            .with_mut(|inner| unsafe { (*inner).prev = prev }),
+        Some(next) => unsafe { with_inner(next, |inner| inner.prev = prev) },
         None => list.tail = prev,
     }
     waiter
+}
+
+/// Runs `f` on a node's guarded fields (links, epoch, waiter).
+///
+/// # Safety
+/// - The queue's lock is held and `node` is linked in it, so the node is alive (linked
+///   nodes are pinned and removed before they are dropped) and nobody else touches these
+///   fields.
+unsafe fn with_inner<R>(node: NonNull<WaitNode>, f: impl FnOnce(&mut NodeInner) -> R) -> R {
+    // SAFETY: the node is alive (this function's contract).
+    let node = unsafe { node.as_ref() };
+    // SAFETY: the lock is held and the node linked: these fields are ours alone.
+    node.inner.with_mut(|inner| f(unsafe { &mut *inner }))
 }
