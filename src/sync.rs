@@ -46,6 +46,16 @@ mod imp {
             current, park, park_timeout, spawn, yield_now, Builder, Thread,
         };
     }
+
+    /// Marks a heap block so loom reports it if it leaks; zero-sized outside loom.
+    #[derive(Debug, Default)]
+    pub(crate) struct LeakTrack;
+
+    impl LeakTrack {
+        pub(crate) fn new() -> Self {
+            LeakTrack
+        }
+    }
 }
 
 #[cfg(anywait_loom)]
@@ -61,6 +71,16 @@ mod imp {
         /// which `std` allows too (spurious wake-up), so every caller already handles it.
         pub(crate) fn park_timeout(_dur: std::time::Duration) {
             loom::thread::yield_now();
+        }
+    }
+
+    /// Marks a heap block so loom reports it if it is never freed.
+    #[derive(Debug)]
+    pub(crate) struct LeakTrack(#[allow(dead_code)] loom::alloc::Track<()>);
+
+    impl LeakTrack {
+        pub(crate) fn new() -> Self {
+            LeakTrack(loom::alloc::Track::new(()))
         }
     }
 }

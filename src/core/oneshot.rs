@@ -47,7 +47,7 @@ use std::task::{Poll, Waker};
 use super::slot::{self, SlotBits};
 use super::waiter::{block_until, Deadline, NewWaiter, Waiter};
 use crate::error::Abandoned;
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{AtomicUsize, LeakTrack, Ordering, UnsafeCell};
 
 const TX_CLOSED: usize = 1 << 0;
 const VALUE: usize = 1 << 1;
@@ -88,6 +88,8 @@ struct Block<T> {
     rx_slot: UnsafeCell<Option<RxWaiter<T>>>,
     tx_slot: UnsafeCell<Option<Waker>>,
     cancel_hook: UnsafeCell<Option<CancelHook>>,
+    /// Lets loom report a block that neither side freed (zero-sized outside loom).
+    _leak_track: LeakTrack,
 }
 
 impl<T> Drop for Block<T> {
@@ -109,6 +111,7 @@ pub(crate) fn pair<T>() -> (Tx<T>, Rx<T>) {
         rx_slot: UnsafeCell::new(None),
         tx_slot: UnsafeCell::new(None),
         cancel_hook: UnsafeCell::new(None),
+        _leak_track: LeakTrack::new(),
     });
     let ptr = NonNull::from(Box::leak(block));
     (
