@@ -1,6 +1,9 @@
 //! A tour of anywait: a small simulated callback SDK, running an event-loop thread of its
 //! own, completes operations that are awaited under several executors and waited on
 //! blockingly; one operation is canceled by its caller and one is abandoned by the SDK.
+//! Then one result is shared by a task, a thread and a done-callback, a response body
+//! arrives as a `Stream` through a credit window, and the SDK's shutdown is an
+//! `AsyncEvent` set from its own thread.
 //!
 //! Run it with `cargo run --example tour`.
 
@@ -19,6 +22,9 @@ mod sdk {
 
     pub type Callback = Box<dyn FnOnce(Result<String, i32>) + Send>;
 
+    /// The SDK's body callback: offered each chunk; returns false to stop the transfer.
+    pub type BodyCallback = Box<dyn FnMut(Vec<u8>) -> bool + Send>;
+
     enum Request {
         Get {
             id: u64,
@@ -28,8 +34,15 @@ mod sdk {
         Cancel {
             id: u64,
         },
+        Download {
+            chunks: usize,
+            on_body: BodyCallback,
+            on_done: Box<dyn FnOnce() + Send>,
+        },
         Flush,
-        Shutdown,
+        Shutdown {
+            on_shutdown: Box<dyn FnOnce() + Send>,
+        },
     }
 
     /// The SDK handle. Cloning it shares the event loop.
@@ -78,9 +91,26 @@ mod sdk {
             let _ = self.requests.send(Request::Flush);
         }
 
-        /// Stops the event loop.
-        pub fn shutdown(&self) {
-            let _ = self.requests.send(Request::Shutdown);
+        /// Streams `chunks` chunks of 16 KiB to `on_body`, then calls `on_done`, all from
+        /// the event-loop thread.
+        pub fn download(
+            &self,
+            chunks: usize,
+            on_body: BodyCallback,
+            on_done: impl FnOnce() + Send + 'static,
+        ) {
+            let on_done = Box::new(on_done);
+            let _ = self.requests.send(Request::Download {
+                chunks,
+                on_body,
+                on_done,
+            });
+        }
+
+        /// Stops the event loop; `on_shutdown` runs on it as its last act.
+        pub fn shutdown(&self, on_shutdown: impl FnOnce() + Send + 'static) {
+            let on_shutdown = Box::new(on_shutdown);
+            let _ = self.requests.send(Request::Shutdown { on_shutdown });
         }
     }
 
@@ -104,7 +134,23 @@ mod sdk {
                         done(Ok(format!("value of {key}")));
                     }
                 }
-                Request::Shutdown => break,
+                Request::Download {
+                    chunks,
+                    mut on_body,
+                    on_done,
+                } => {
+                    for i in 0..chunks {
+                        if !on_body(vec![i as u8; 16 * 1024]) {
+                            break;
+                        }
+                    }
+                    drop(on_body);
+                    on_done();
+                }
+                Request::Shutdown { on_shutdown } => {
+                    on_shutdown();
+                    break;
+                }
             }
         }
     }
@@ -204,7 +250,63 @@ fn main() {
     println!("  wait_timeout:             {answer:?} (an error, not a hang)");
     assert_eq!(answer, Err(WaitError::Abandoned));
 
-    client.shutdown();
+    println!("\n7. one result, many waiters (SharedWaitable):");
+    let shared = get(&client, "config").shared();
+    let thread_waiter = {
+        let shared = shared.clone();
+        thread::spawn(move || shared.wait_blocking())
+    };
+    shared.on_complete(|result| println!("  done-callback saw:        {result:?}"));
+    let from_task = futures::executor::block_on(shared.clone());
+    println!("  a task got:               {from_task:?}");
+    println!(
+        "  a thread got:             {:?}",
+        thread_waiter.join().unwrap()
+    );
+
+    println!("\n8. a response body as a Stream with a credit window:");
+    let (feeder, body) =
+        anywait::callback_stream::<Vec<u8>, String>(anywait::StreamPolicy::Window {
+            initial: 256 * 1024,
+            weigh: |chunk: &Vec<u8>| chunk.len(),
+        });
+    let reopened = Arc::new(Mutex::new(0usize));
+    let credit = reopened.clone();
+    feeder.on_credit(move |bytes| *credit.lock().unwrap() += bytes);
+    // The SDK's body callback pushes on its own thread and never blocks; a real binding
+    // pauses the transfer when the window is used up and resumes it from on_credit.
+    let body_feeder = feeder.clone();
+    client.download(
+        8,
+        Box::new(move |chunk| match body_feeder.push(chunk) {
+            Ok(()) => true,
+            Err(rejected) => {
+                println!("  [binding] chunk refused: {rejected}");
+                false
+            }
+        }),
+        move || {
+            feeder.finish();
+        },
+    );
+    let bytes = smol::block_on(futures::StreamExt::fold(
+        body,
+        0,
+        |total, chunk| async move { total + chunk.map_or(0, |c| c.len()) },
+    ));
+    println!(
+        "  received {bytes} bytes; the consumer re-opened {} bytes of window",
+        *reopened.lock().unwrap()
+    );
+
+    println!("\n9. the SDK's shutdown as an AsyncEvent (set from its own thread):");
+    let shut_down = Arc::new(anywait::AsyncEvent::new());
+    let setter = anywait::EventSetter::new(&shut_down);
+    let waiting_task = shut_down.clone().wait_owned();
+    client.shutdown(move || setter.set());
+    futures::executor::block_on(waiting_task);
+    assert!(shut_down.wait_timeout(Duration::from_secs(5)));
+    println!("  a task and a thread both saw the event set");
     event_loop.join().unwrap();
     println!("\ndone: every operation was answered, canceled or reported abandoned.");
 }
