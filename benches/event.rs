@@ -22,7 +22,6 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Context;
@@ -32,21 +31,8 @@ use std::time::{Duration, Instant};
 use anywait::AsyncEvent;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-/// A context whose waker does nothing (`futures::task::noop_waker_ref`, not `Waker::noop`,
-/// which is newer than the crate's MSRV). Waking costs nothing, so only the primitive is
-/// measured.
-fn noop_cx() -> Context<'static> {
-    Context::from_waker(futures::task::noop_waker_ref())
-}
-
-/// Pinned, reusable homes for `n` futures: allocated once, outside the timed loop. A
-/// future is created in place with `Pin::set(Some(..))` and dropped in place with
-/// `Pin::set(None)`, so no allocation by the harness is timed.
-type Slot<F> = Pin<Box<Option<F>>>;
-
-fn slots<F>(n: usize) -> Vec<Slot<F>> {
-    (0..n).map(|_| Box::pin(None)).collect()
-}
+mod support;
+use support::{noop_cx, slots, Slot};
 
 /// The timed body of `wake_all`: create and register every waiter, `wake`, complete and
 /// drop every waiter, then `reset` the primitive for the next round.

@@ -27,16 +27,13 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+mod support;
+use support::noop_cx;
+
 /// Polls an `Unpin` future once.
 #[inline(always)]
 fn poll_once<F: Future + Unpin>(f: &mut F, cx: &mut Context<'_>) -> Poll<F::Output> {
     Pin::new(f).poll(cx)
-}
-
-/// A context whose waker does nothing (`futures::task::noop_waker_ref`, not `Waker::noop`,
-/// which is newer than the crate's MSRV).
-fn noop_cx() -> Context<'static> {
-    Context::from_waker(futures::task::noop_waker_ref())
 }
 
 /// Scenario 1: complete first, then a single poll that returns `Ready`.

@@ -26,28 +26,14 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::FutureExt;
 
-/// A context whose waker does nothing (`futures::task::noop_waker_ref`, not `Waker::noop`,
-/// which is newer than the crate's MSRV). Waking costs nothing, so only the primitive is
-/// measured.
-fn noop_cx() -> Context<'static> {
-    Context::from_waker(futures::task::noop_waker_ref())
-}
-
-/// Pinned, reusable homes for `n` futures: allocated once, outside the timed loop. A
-/// future is created in place with `Pin::set(Some(..))` and dropped in place with
-/// `Pin::set(None)`.
-type Slot<F> = Pin<Box<Option<F>>>;
-
-fn slots<F>(n: usize) -> Vec<Slot<F>> {
-    (0..n).map(|_| Box::pin(None)).collect()
-}
+mod support;
+use support::{noop_cx, slots, Slot};
 
 /// The timed body of `fan_out` once the source exists: put a waiter in every slot (made
 /// by `make`) and poll it once, `complete`, poll each waiter to `Ready` and drop it.
