@@ -28,6 +28,57 @@ impl fmt::Display for Abandoned {
 
 impl std::error::Error for Abandoned {}
 
+/// An abandonment as an I/O error of kind [`Other`](std::io::ErrorKind::Other), for
+/// bindings whose error type is `std::io::Error` (see
+/// [`TryWaitableFuture`](crate::TryWaitableFuture)).
+///
+/// # Examples
+///
+/// ```
+/// let error = std::io::Error::from(anywait::Abandoned);
+/// assert_eq!(error.kind(), std::io::ErrorKind::Other);
+/// ```
+impl From<Abandoned> for std::io::Error {
+    fn from(abandoned: Abandoned) -> Self {
+        std::io::Error::other(abandoned)
+    }
+}
+
+/// The deadline passed before the operation completed.
+///
+/// The crate's one word for a timeout: the async [`timeout`](crate::timeout) futures
+/// (feature `timer`) resolve to `Err(Elapsed)`, a timed blocking wait reports
+/// [`WaitError::Timeout`] (`WaitError::from(Elapsed)`), and a binding whose error type
+/// implements `From<Elapsed>` gets it directly from
+/// [`TryWaitableFuture`](crate::TryWaitableFuture)'s timed waits.
+///
+/// # Examples
+///
+/// ```
+/// use anywait::{Elapsed, WaitError};
+///
+/// assert_eq!(WaitError::from(Elapsed), WaitError::Timeout);
+/// assert_eq!(Elapsed.to_string(), "the deadline passed before the operation completed");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Elapsed;
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the deadline passed before the operation completed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+/// A timeout as an I/O error of kind [`TimedOut`](std::io::ErrorKind::TimedOut), for
+/// bindings whose error type is `std::io::Error`.
+impl From<Elapsed> for std::io::Error {
+    fn from(elapsed: Elapsed) -> Self {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, elapsed)
+    }
+}
+
 /// Why a timed blocking wait returned without a value.
 ///
 /// # Examples
@@ -52,7 +103,7 @@ pub enum WaitError {
 impl fmt::Display for WaitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WaitError::Timeout => f.write_str("the wait timed out before the operation completed"),
+            WaitError::Timeout => fmt::Display::fmt(&Elapsed, f),
             WaitError::Abandoned => fmt::Display::fmt(&Abandoned, f),
         }
     }
@@ -63,6 +114,12 @@ impl std::error::Error for WaitError {}
 impl From<Abandoned> for WaitError {
     fn from(_: Abandoned) -> Self {
         WaitError::Abandoned
+    }
+}
+
+impl From<Elapsed> for WaitError {
+    fn from(_: Elapsed) -> Self {
+        WaitError::Timeout
     }
 }
 

@@ -603,7 +603,7 @@ impl EventSetter {
     /// use anywait::{AsyncEvent, EventSetter};
     ///
     /// // The SDK's callback, fired from its own thread, possibly many times.
-    /// extern "C" fn on_shutdown(user_data: *const c_void) {
+    /// extern "C" fn on_shutdown(user_data: *mut c_void) {
     ///     // SAFETY: `user_data` came from `EventSetter::into_raw` and is released only
     ///     // after the SDK promised not to call back again.
     ///     unsafe { EventSetter::set_raw(user_data) };
@@ -612,16 +612,16 @@ impl EventSetter {
     /// let event = Arc::new(AsyncEvent::new());
     /// let user_data = EventSetter::new(&event).into_raw() as usize;
     /// std::thread::spawn(move || {
-    ///     on_shutdown(user_data as *const c_void);
-    ///     on_shutdown(user_data as *const c_void);
+    ///     on_shutdown(user_data as *mut c_void);
+    ///     on_shutdown(user_data as *mut c_void);
     ///     // The SDK's destroy callback releases the reference, exactly once.
     ///     // SAFETY: from `into_raw`, released once, never used again.
-    ///     drop(unsafe { EventSetter::from_raw(user_data as *const c_void) });
+    ///     drop(unsafe { EventSetter::from_raw(user_data as *mut c_void) });
     /// });
     /// event.wait_blocking();
     /// ```
-    pub fn into_raw(self) -> *const std::ffi::c_void {
-        Arc::into_raw(self.event).cast()
+    pub fn into_raw(self) -> *mut std::ffi::c_void {
+        Arc::into_raw(self.event).cast_mut().cast()
     }
 
     /// Rebuilds the setter from [`EventSetter::into_raw`], taking back its reference.
@@ -641,7 +641,7 @@ impl EventSetter {
     /// setter.set();
     /// assert!(event.is_set());
     /// ```
-    pub unsafe fn from_raw(ptr: *const std::ffi::c_void) -> EventSetter {
+    pub unsafe fn from_raw(ptr: *mut std::ffi::c_void) -> EventSetter {
         EventSetter {
             // SAFETY: forwarded from this function's contract: the pointer owns a
             // reference made by `Arc::into_raw`.
@@ -668,7 +668,7 @@ impl EventSetter {
     /// // SAFETY: released exactly once.
     /// drop(unsafe { anywait::EventSetter::from_raw(raw) });
     /// ```
-    pub unsafe fn set_raw(ptr: *const std::ffi::c_void) {
+    pub unsafe fn set_raw(ptr: *mut std::ffi::c_void) {
         // SAFETY: the pointer holds a live reference (this function's contract), so the
         // event outlives this borrow.
         let event = unsafe { &*ptr.cast::<AsyncEvent>() };

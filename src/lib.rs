@@ -135,7 +135,7 @@
 //! let ready = anywait::wait_on(move |slice| foreign.recv_timeout(slice).is_ok());
 //! let answer = anywait::run_blocking(|_token| 6 * 7); // e.g. a blocking C call
 //! signal.send(()).unwrap();
-//! futures::executor::block_on(ready);
+//! futures::executor::block_on(ready).unwrap();
 //! assert_eq!(answer.wait_blocking().unwrap(), 42);
 //! ```
 //!
@@ -183,6 +183,7 @@
 mod core;
 mod error;
 pub mod event;
+pub mod panics;
 pub mod shared;
 pub mod stream;
 mod sync;
@@ -191,18 +192,20 @@ mod tests;
 #[cfg(feature = "timer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "timer")))]
 pub mod time;
+pub mod try_waitable;
 pub mod waitable;
 pub mod waiter;
 
-pub use error::{Abandoned, Panicked, TryTakeError, WaitError};
+pub use error::{Abandoned, Elapsed, Panicked, TryTakeError, WaitError};
 pub use event::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
 pub use shared::SharedWaitable;
 pub use stream::{
-    callback_stream, BlockingIter, CallbackStream, Overflow, Policy, RejectReason, Rejected,
-    StreamError, StreamFeeder, StreamPolicy, StreamStats,
+    callback_stream, BlockingIter, CallbackStream, Overflow, RejectReason, Rejected, StreamError,
+    StreamFeeder, StreamPolicy, StreamStats,
 };
 #[cfg(feature = "timer")]
-pub use time::{timeout, Timeout};
+pub use time::{timeout, Timeout, TryTimeout};
+pub use try_waitable::{try_waitable, TrySharedWaitable, TryWaitableFuture};
 pub use waitable::{waitable, Canceled, Completer, WaitableFuture};
 pub use waiter::{
     run_blocking, wait_on, BlockingTask, CancelToken, ForeignWait, Waiters, WaitersBuilder,

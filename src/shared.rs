@@ -53,17 +53,24 @@
 //! ```
 
 // Implementation: `Shared` holds the result (`OnceLock`), an `AsyncEvent` that is set
-// once the result is stored, the done-callback list, and the inner `WaitableFuture`. At
+// once the result is stored (blocked threads wait on it with nodes on their stacks), a
+// waker slab for tasks, the done-callback list, and the inner `WaitableFuture`. At
 // creation the inner future is polled once with a waker that holds only a `Weak` to
 // `Shared`, so the completing thread runs the fan-out through that waker without any
 // executor, and dropping the last handle (the last strong reference) drops the inner future
 // (cancellation) without a reference cycle. A pending done-callback holds a strong
 // reference until it runs.
+//
+// Tasks register in a slab (one `Vec` of slots with a free list, like
+// `futures::future::Shared`'s) rather than in intrusive nodes: a node would have to live
+// in the handle and pin it, and the handle is `Unpin` so that `block_on(&mut shared)` and
+// `select!` over a clone work as they do with the peers. The slab grows by doubling and is
+// reused as handles come and go, so waiting allocates nothing per waiter once it has grown;
+// the fan-out takes the whole slab with one lock and wakes every task outside it.
 
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
@@ -71,10 +78,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use futures_core::FusedFuture;
-use pin_project_lite::pin_project;
 
 use crate::error::{Abandoned, WaitError};
-use crate::event::{AsyncEvent, Wait};
+use crate::event::AsyncEvent;
 use crate::sync::Mutex;
 use crate::WaitableFuture;
 
@@ -82,18 +88,63 @@ type Callback<T> = Box<dyn FnOnce(Result<T, Abandoned>) + Send>;
 
 struct Shared<T> {
     result: OnceLock<Result<T, Abandoned>>,
+    /// Set once `result` is stored: blocked threads wait on it.
     arrived: AsyncEvent,
-    /// The inner future until the fan-out takes it (or the last handle drops it).
     source: Mutex<Option<WaitableFuture<T>>>,
-    callbacks: Mutex<Callbacks<T>>,
+    /// Waiting tasks and pending done-callbacks, emptied by the fan-out.
+    waiting: Mutex<Waiting<T>>,
     panics: Mutex<Vec<Box<dyn Any + Send>>>,
 }
 
-struct Callbacks<T> {
-    /// Set (under the lock) once the fan-out took the list: later callbacks run at once.
+/// One slot of the task slab: a registered waker, or a link in the free list.
+enum Slot {
+    Task(Waker),
+    Free { next: usize },
+}
+
+/// The end of the slab's free list.
+const NO_SLOT: usize = usize::MAX;
+
+struct Waiting<T> {
+    /// Set by the fan-out when it took `tasks` and `callbacks`: later registrations find
+    /// the result instead.
     done: bool,
-    /// Each pending callback with the strong reference that keeps the operation alive.
-    pending: Vec<(Callback<T>, Arc<Shared<T>>)>,
+    tasks: Vec<Slot>,
+    first_free: usize,
+    callbacks: Vec<(Callback<T>, Arc<Shared<T>>)>,
+}
+
+impl<T> Waiting<T> {
+    /// Stores `waker` in a free slot and returns its key.
+    fn insert(&mut self, waker: Waker) -> usize {
+        match self.first_free {
+            NO_SLOT => {
+                self.tasks.push(Slot::Task(waker));
+                self.tasks.len() - 1
+            }
+            key => {
+                let Slot::Free { next } =
+                    std::mem::replace(&mut self.tasks[key], Slot::Task(waker))
+                else {
+                    unreachable!("the free list links free slots only");
+                };
+                self.first_free = next;
+                key
+            }
+        }
+    }
+
+    /// Frees slot `key`, returning its waker (to be dropped outside the lock).
+    fn remove(&mut self, key: usize) -> Option<Waker> {
+        let free = Slot::Free {
+            next: self.first_free,
+        };
+        self.first_free = key;
+        match std::mem::replace(&mut self.tasks[key], free) {
+            Slot::Task(waker) => Some(waker),
+            Slot::Free { .. } => unreachable!("a handle frees its own slot once"),
+        }
+    }
 }
 
 fn lock<G>(mutex: &Mutex<G>) -> crate::sync::MutexGuard<'_, G> {
@@ -102,38 +153,54 @@ fn lock<G>(mutex: &Mutex<G>) -> crate::sync::MutexGuard<'_, G> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+impl<T> Shared<T> {
+    fn is_complete(&self) -> bool {
+        self.arrived.is_set()
+    }
+}
+
 impl<T: Clone> Shared<T> {
-    /// Stores the result, wakes every waiter, then runs the done-callbacks in order.
-    /// Runs once, on the thread that completed the inner future (or on the creating thread
-    /// if it was already complete).
+    fn result(&self) -> Result<T, Abandoned> {
+        self.result
+            .get()
+            .expect("the result is stored before it is announced")
+            .clone()
+    }
+
     fn fan_out(&self, result: Result<T, Abandoned>) {
         if self.result.set(result).is_err() {
             return;
         }
         self.arrived.set();
-        let pending = {
-            let mut callbacks = lock(&self.callbacks);
-            callbacks.done = true;
-            std::mem::take(&mut callbacks.pending)
+        let (tasks, callbacks) = {
+            let mut waiting = lock(&self.waiting);
+            waiting.done = true;
+            waiting.first_free = NO_SLOT;
+            (
+                std::mem::take(&mut waiting.tasks),
+                std::mem::take(&mut waiting.callbacks),
+            )
         };
-        for (callback, keep_alive) in pending {
+        // Outside the lock: wake every task, then run the callbacks in order.
+        for slot in tasks {
+            if let Slot::Task(waker) = slot {
+                waker.wake();
+            }
+        }
+        for (callback, keep_alive) in callbacks {
             self.run_callback(callback);
             drop(keep_alive);
         }
     }
 
     fn run_callback(&self, callback: Callback<T>) {
-        let result = self
-            .result
-            .get()
-            .expect("callbacks run after the result is stored")
-            .clone();
+        let result = self.result();
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| callback(result))) {
+            crate::panics::count();
             lock(&self.panics).push(payload);
         }
     }
 
-    /// Polls the inner future with the fan-out waker; fans the result out if it is there.
     fn drive(&self, waker: &Waker) {
         loop {
             // The future is polled outside the lock; whoever holds it is the only poller.
@@ -174,42 +241,33 @@ impl<T: Clone + Send + Sync + 'static> Wake for FanOut<T> {
     }
 }
 
-/// Lets the event-wait machinery reach the `AsyncEvent` inside `Shared`.
-struct ArrivedRef<T>(Arc<Shared<T>>);
-
-impl<T> Deref for ArrivedRef<T> {
-    type Target = AsyncEvent;
-
-    fn deref(&self) -> &AsyncEvent {
-        &self.0.arrived
-    }
-}
-
-pin_project! {
-    /// A cloneable handle to one result that any number of tasks and threads wait on,
-    /// with any number of done-callbacks. Created by [`WaitableFuture::shared`].
-    ///
-    /// Each clone is a [`Future`] resolving to a clone of the result (and a
-    /// [`FusedFuture`]); `wait_blocking`, `wait_timeout` and `wait_deadline` take `&self`,
-    /// so one handle can be waited on from several threads.
-    ///
-    /// `Send + Sync` when `T: Send + Sync`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (completer, future) = anywait::waitable();
-    /// let shared = future.shared();
-    /// let other = shared.clone();
-    /// completer.complete(String::from("hello")).unwrap();
-    /// assert_eq!(pollster::block_on(shared).unwrap(), "hello");
-    /// assert_eq!(other.try_get(), Some(Ok(String::from("hello"))));
-    /// ```
-    #[must_use = "dropping the last handle cancels the operation"]
-    pub struct SharedWaitable<T> {
-        #[pin]
-        wait: Wait<ArrivedRef<T>>,
-    }
+/// A cloneable handle to one result that any number of tasks and threads wait on,
+/// with any number of done-callbacks. Created by [`WaitableFuture::shared`].
+///
+/// Each clone is a [`Future`] resolving to a clone of the result (and a
+/// [`FusedFuture`]); `wait_blocking`, `wait_timeout` and `wait_deadline` take `&self`,
+/// so one handle can be waited on from several threads. The handle is `Unpin`: poll it
+/// through `&mut`, e.g. `block_on(&mut shared)` or in a `select!`.
+///
+/// `Send + Sync` when `T: Send + Sync`.
+///
+/// # Examples
+///
+/// ```
+/// let (completer, future) = anywait::waitable();
+/// let shared = future.shared();
+/// let other = shared.clone();
+/// completer.complete(String::from("hello")).unwrap();
+/// assert_eq!(pollster::block_on(shared).unwrap(), "hello");
+/// assert_eq!(other.try_get(), Some(Ok(String::from("hello"))));
+/// ```
+#[must_use = "dropping the last handle cancels the operation"]
+pub struct SharedWaitable<T> {
+    shared: Arc<Shared<T>>,
+    /// This handle's slot in the task slab, once it was polled to `Pending`.
+    key: Option<usize>,
+    /// `Ready` was returned.
+    terminated: bool,
 }
 
 impl<T: Clone + Send + Sync + 'static> WaitableFuture<T> {
@@ -237,33 +295,37 @@ impl<T: Clone + Send + Sync + 'static> WaitableFuture<T> {
             result: OnceLock::new(),
             arrived: AsyncEvent::new(),
             source: Mutex::new(None),
-            callbacks: Mutex::new(Callbacks {
+            waiting: Mutex::new(Waiting {
                 done: false,
-                pending: Vec::new(),
+                tasks: Vec::new(),
+                first_free: NO_SLOT,
+                callbacks: Vec::new(),
             }),
             panics: Mutex::new(Vec::new()),
         });
         *lock(&shared.source) = Some(self);
         shared.drive(&Waker::from(Arc::new(FanOut(Arc::downgrade(&shared)))));
-        SharedWaitable {
-            wait: Wait::new(ArrivedRef(shared)),
-        }
+        SharedWaitable::handle(shared)
     }
 }
 
 impl<T> SharedWaitable<T> {
+    fn handle(shared: Arc<Shared<T>>) -> Self {
+        SharedWaitable {
+            shared,
+            key: None,
+            terminated: false,
+        }
+    }
+
     fn shared(&self) -> &Arc<Shared<T>> {
-        &self.wait.source().0
+        &self.shared
     }
 }
 
 impl<T: Clone> SharedWaitable<T> {
     fn result(&self) -> Result<T, Abandoned> {
-        self.shared()
-            .result
-            .get()
-            .expect("the result is stored before the event is set")
-            .clone()
+        self.shared.result()
     }
 
     /// The result if it has arrived, without waiting.
@@ -387,13 +449,13 @@ impl<T: Clone> SharedWaitable<T> {
         let shared = self.shared();
         let f: Callback<T> = Box::new(f);
         let run_now = {
-            let mut callbacks = lock(&shared.callbacks);
+            let mut waiting = lock(&shared.waiting);
             // Also when the result is stored but the fan-out has not taken the list yet:
             // a caller that has seen the result must see its callback run at once.
-            if callbacks.done || shared.result.get().is_some() {
+            if waiting.done || shared.result.get().is_some() {
                 Some(f)
             } else {
-                callbacks.pending.push((f, Arc::clone(shared)));
+                waiting.callbacks.push((f, Arc::clone(shared)));
                 None
             }
         };
@@ -424,9 +486,25 @@ impl<T: Clone> SharedWaitable<T> {
 impl<T> Clone for SharedWaitable<T> {
     /// Another handle to the same result: one atomic increment, no allocation.
     fn clone(&self) -> Self {
-        SharedWaitable {
-            wait: Wait::new(ArrivedRef(Arc::clone(self.shared()))),
+        SharedWaitable::handle(Arc::clone(&self.shared))
+    }
+}
+
+impl<T> Drop for SharedWaitable<T> {
+    fn drop(&mut self) {
+        let Some(key) = self.key else { return };
+        if self.shared.is_complete() {
+            return; // the fan-out took the slab
         }
+        let waker = {
+            let mut waiting = lock(&self.shared.waiting);
+            if waiting.done {
+                None
+            } else {
+                waiting.remove(key)
+            }
+        };
+        drop(waker); // outside the lock
     }
 }
 
@@ -435,25 +513,62 @@ impl<T: Clone> Future for SharedWaitable<T> {
 
     /// Resolves with a clone of the result. Polling again after `Ready` returns it again.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        match this.wait.as_mut().poll_wait(cx) {
-            Poll::Ready(()) => Poll::Ready(
-                this.wait
-                    .source()
-                    .0
-                    .result
-                    .get()
-                    .expect("the result is stored before the event is set")
-                    .clone(),
-            ),
-            Poll::Pending => Poll::Pending,
+        let this = self.get_mut();
+        if this.shared.is_complete() {
+            return this.ready();
         }
+        let waker = cx.waker();
+        // A fresh registration clones the waker before taking the lock; a repeated one
+        // keeps the stored waker when it wakes the same task, else swaps in a clone made
+        // outside the lock. Wakers are cloned and dropped outside it either way.
+        let fresh = match this.key {
+            None => Some(waker.clone()),
+            Some(key) => {
+                let waiting = lock(&this.shared.waiting);
+                if waiting.done {
+                    drop(waiting);
+                    return this.ready();
+                }
+                match &waiting.tasks[key] {
+                    Slot::Task(stored) if stored.will_wake(waker) => return Poll::Pending,
+                    _ => None,
+                }
+            }
+        };
+        let fresh = fresh.unwrap_or_else(|| waker.clone());
+        let mut waiting = lock(&this.shared.waiting);
+        if waiting.done {
+            drop(waiting);
+            drop(fresh);
+            return this.ready();
+        }
+        let replaced = match this.key {
+            None => {
+                this.key = Some(waiting.insert(fresh));
+                None
+            }
+            Some(key) => Some(std::mem::replace(
+                &mut waiting.tasks[key],
+                Slot::Task(fresh),
+            )),
+        };
+        drop(waiting);
+        drop(replaced);
+        Poll::Pending
+    }
+}
+
+impl<T: Clone> SharedWaitable<T> {
+    /// Returns the result from `poll` once it has arrived.
+    fn ready(&mut self) -> Poll<Result<T, Abandoned>> {
+        self.terminated = true;
+        Poll::Ready(self.result())
     }
 }
 
 impl<T: Clone> FusedFuture for SharedWaitable<T> {
     fn is_terminated(&self) -> bool {
-        self.wait.is_done()
+        self.terminated
     }
 }
 

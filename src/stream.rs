@@ -89,6 +89,7 @@ use futures_core::{FusedStream, Stream};
 
 use crate::core::batch::Batch;
 use crate::core::waiter::{block_until, Deadline, NewWaiter, Waiter};
+use crate::panics::{contain, HookKind};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// How a [`callback_stream`] buffers: see the [module docs](self#policies-streampolicy).
@@ -122,9 +123,6 @@ pub enum StreamPolicy<T> {
     /// No limit at all: memory grows with a slow consumer. Documented as the footgun it is.
     Unbounded,
 }
-
-/// The same as [`StreamPolicy`].
-pub type Policy<T> = StreamPolicy<T>;
 
 /// What a push into a full [`StreamPolicy::Bounded`] buffer does.
 ///
@@ -316,6 +314,10 @@ pub struct StreamStats {
     pub rejected: u64,
     /// `Window` pushes accepted although they went past the open window (by how many).
     pub overshoot: u64,
+    /// Every push so far, accepted or not. Exact under any race:
+    /// `pushed == taken + buffered + dropped_oldest + dropped_newest + rejected`, where
+    /// `taken` is the number of items the consumer has received.
+    pub pushed: u64,
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
@@ -502,6 +504,7 @@ impl<T, E> StreamFeeder<T, E> {
         let shared = &*self.shared;
         let weight = shared.policy.weight(&item);
         let mut state = shared.lock();
+        state.stats.pushed += 1;
         let refuse = |state: &mut State<T, E>, item, reason| {
             state.stats.rejected += 1;
             Err(Rejected { item, reason })
@@ -537,12 +540,16 @@ impl<T, E> StreamFeeder<T, E> {
                         return Ok(());
                     }
                     Overflow::DropOldest => {
-                        // No batching under DropOldest: every held item is in the queue.
-                        evicted = state.queue.pop_front();
-                        if evicted.is_some() {
+                        // No batching under DropOldest, and the consumer releases what it
+                        // pops under the lock: `held` is exactly `queue.len()` here, so a
+                        // full stream always has an oldest item to evict.
+                        let oldest = state.queue.pop_front();
+                        debug_assert!(oldest.is_some(), "held counts only queued items");
+                        if oldest.is_some() {
                             shared.release(1);
+                            state.stats.dropped_oldest += 1;
                         }
-                        state.stats.dropped_oldest += 1;
+                        evicted = oldest;
                     }
                 }
             }
@@ -712,14 +719,15 @@ fn add_close_hook<T, E>(shared: &Shared<T, E>, hook: Hook) {
         let ended = !matches!(state.end, End::Open);
         drop(state);
         if !ended {
-            hook();
+            contain(HookKind::CloseHook, hook);
         }
         return;
     }
     state.on_close = Some(match state.on_close.take() {
         None => hook,
+        // Each hook is contained on its own: a panicking one does not stop later ones.
         Some(earlier) => Box::new(move || {
-            earlier();
+            contain(HookKind::CloseHook, earlier);
             hook();
         }),
     });
@@ -791,7 +799,8 @@ pub struct CallbackStream<T, E> {
 
 /// What one look at the shared state found.
 enum Next<T, E> {
-    Item(T),
+    /// One item popped (and released) under the lock, with its weight.
+    Item(T, usize),
     Batch,
     End(Option<StreamError<E>>),
     Empty,
@@ -818,7 +827,13 @@ impl<T, E> CallbackStream<T, E> {
             Next::Batch
         } else {
             match state.queue.pop_front() {
-                Some(item) => Next::Item(item),
+                Some(item) => {
+                    // Released under the lock: a push that finds the stream full then
+                    // always finds the item it may evict (`DropOldest`) in the queue.
+                    let weight = shared.policy.weight(&item);
+                    shared.release(weight);
+                    Next::Item(item, weight)
+                }
                 None => match std::mem::replace(&mut state.end, End::Delivered) {
                     End::Open => {
                         state.end = End::Open;
@@ -853,7 +868,10 @@ impl<T, E> CallbackStream<T, E> {
         drop(replaced);
         drop(stale_credit);
         match next {
-            Next::Item(item) => Ok(Some(Ok(self.hand_out(item)))),
+            Next::Item(item, weight) => {
+                self.give_credit(weight);
+                Ok(Some(Ok(item)))
+            }
             Next::Batch => {
                 let item = self
                     .batch
@@ -866,11 +884,18 @@ impl<T, E> CallbackStream<T, E> {
         }
     }
 
-    /// Hands an item out of the stream: it stops counting as held, and its weight of
-    /// window is re-opened through `on_credit`.
+    /// Hands an item of the batch out of the stream: it stops counting as held, and its
+    /// weight of window is re-opened through `on_credit`.
     fn hand_out(&mut self, item: T) -> T {
         let weight = self.shared.policy.weight(&item);
         self.shared.release(weight);
+        self.give_credit(weight);
+        item
+    }
+
+    /// Re-opens `weight` of window through `on_credit`. A panicking hook is contained
+    /// (and reported): the item it was called for is still handed out.
+    fn give_credit(&mut self, weight: usize) {
         // ORDERING: Acquire pairs with `on_credit`'s Release.
         if self.shared.credit_epoch.load(Ordering::Acquire) != self.credit_epoch {
             let state = self.shared.lock();
@@ -880,9 +905,8 @@ impl<T, E> CallbackStream<T, E> {
             drop(stale);
         }
         if let Some(credit) = &self.credit {
-            credit(weight);
+            contain(HookKind::CreditHook, || credit(weight));
         }
-        item
     }
 
     /// Takes the next item or the end, or registers the task or thread and returns `None`.
@@ -1015,7 +1039,9 @@ impl<T, E> CallbackStream<T, E> {
 
     /// Adds a hook to run once, on the dropping thread, if the stream is dropped before it
     /// ended (no `finish`, `fail` or abandonment yet): cancel the HTTP stream, close the
-    /// websocket. Several hooks run in the order they were added.
+    /// websocket. Several hooks run in the order they were added, from either side
+    /// ([`StreamFeeder::on_close`] has the same shape). A panicking hook is contained and
+    /// reported to the [panic handler](crate::panics); the hooks after it still run.
     ///
     /// # Examples
     ///
@@ -1026,14 +1052,13 @@ impl<T, E> CallbackStream<T, E> {
     /// let closed = Arc::new(AtomicBool::new(false));
     /// let flag = closed.clone();
     /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
-    /// let stream = stream.on_close(move || flag.store(true, Ordering::SeqCst));
+    /// stream.on_close(move || flag.store(true, Ordering::SeqCst));
     /// drop(stream);
     /// assert!(closed.load(Ordering::SeqCst));
     /// assert!(feeder.push(1).is_err());
     /// ```
-    pub fn on_close(self, hook: impl FnOnce() + Send + 'static) -> Self {
+    pub fn on_close(&self, hook: impl FnOnce() + Send + 'static) {
         add_close_hook(&self.shared, Box::new(hook));
-        self
     }
 
     /// The stream's counters (drops, rejections, what is buffered).
@@ -1092,7 +1117,7 @@ impl<T, E> Drop for CallbackStream<T, E> {
         self.batch.clear();
         if let Some(hook) = hook {
             if !ended {
-                hook();
+                contain(HookKind::CloseHook, hook);
             }
         }
     }

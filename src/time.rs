@@ -28,7 +28,6 @@
 //!   └────────────────┘
 //! ```
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -38,29 +37,13 @@ use async_io::Timer;
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
+use crate::error::Abandoned;
+use crate::try_waitable::TryWaitableFuture;
 use crate::WaitableFuture;
 
-/// The deadline of a [`Timeout`] passed before its future completed.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-///
-/// let never = std::future::pending::<()>();
-/// let result = pollster::block_on(anywait::timeout(Duration::from_millis(1), never));
-/// assert_eq!(result, Err(anywait::time::Elapsed));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Elapsed;
-
-impl fmt::Display for Elapsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the deadline passed before the operation completed")
-    }
-}
-
-impl std::error::Error for Elapsed {}
+/// The deadline passed first; the one timeout error of the crate, defined in its error
+/// module beside [`WaitError`](crate::WaitError) and re-exported here.
+pub use crate::error::Elapsed;
 
 pin_project! {
     /// A future with a deadline, from [`timeout`], [`timeout_at`] or
@@ -179,5 +162,75 @@ impl<T> WaitableFuture<T> {
     /// ```
     pub fn with_timeout(self, duration: Duration) -> Timeout<Self> {
         timeout(duration, self)
+    }
+}
+
+pin_project! {
+    /// A [`TryWaitableFuture`] with a deadline, from [`TryWaitableFuture::with_timeout`]:
+    /// resolves to `Result<T, E>`, with a timeout as `E::from(Elapsed)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use anywait::WaitError;
+    ///
+    /// let (_completer, future) = anywait::try_waitable::<u8, WaitError>();
+    /// let timed = future.with_timeout(Duration::from_millis(1));
+    /// assert_eq!(pollster::block_on(timed), Err(WaitError::Timeout));
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct TryTimeout<F> {
+        #[pin]
+        inner: Timeout<F>,
+    }
+}
+
+impl<F, T, E> Future for TryTimeout<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Elapsed>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .inner
+            .poll(cx)
+            .map(|timed| timed.unwrap_or_else(|elapsed| Err(E::from(elapsed))))
+    }
+}
+
+impl<F, T, E> FusedFuture for TryTimeout<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Elapsed>,
+{
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
+impl<T, E: From<Abandoned> + From<Elapsed>> TryWaitableFuture<T, E> {
+    /// Gives the future a deadline `duration` from now; see
+    /// [`WaitableFuture::with_timeout`]. A timeout resolves to `Err(E::from(Elapsed))`,
+    /// and the operation is canceled (its `on_cancel` hook runs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use anywait::WaitError;
+    ///
+    /// let (completer, future) = anywait::try_waitable::<u8, WaitError>();
+    /// std::thread::spawn(move || completer.complete(Ok(3)));
+    /// let timed = future.with_timeout(Duration::from_secs(60));
+    /// assert_eq!(pollster::block_on(timed), Ok(3));
+    /// ```
+    pub fn with_timeout(self, duration: Duration) -> TryTimeout<Self> {
+        TryTimeout {
+            inner: timeout(duration, self),
+        }
     }
 }

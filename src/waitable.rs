@@ -141,7 +141,9 @@ pub struct WaitableFuture<T> {
 impl<T> Completer<T> {
     /// Delivers `value` to the future, waking whoever waits on it.
     ///
-    /// Never blocks and never panics, so it is safe on an SDK's own thread. Returns
+    /// Never blocks and never panics — not even when a done-callback registered with
+    /// [`on_complete`](WaitableFuture::on_complete) panics (that panic is contained) — so
+    /// it is safe on an SDK's own thread. Returns
     /// `Err(value)` when the future was already dropped: the operation was canceled and
     /// nobody will read the value.
     ///
@@ -434,8 +436,9 @@ impl<T> WaitableFuture<T> {
     /// not after abandonment, not when the future is consumed by
     /// [`on_complete`](Self::on_complete)). It runs on the thread that drops the future,
     /// after the future has released the shared state, so it may call into the SDK freely.
-    /// Several hooks run in the order they were added. A panic in a hook propagates out of
-    /// the drop.
+    /// Several hooks run in the order they were added. A panic in a hook never propagates
+    /// out of the drop (which may happen on an SDK's thread): it is contained and handed to
+    /// the [panic handler](crate::panics), and the hooks after it still run.
     ///
     /// # Examples
     ///
@@ -461,8 +464,12 @@ impl<T> WaitableFuture<T> {
     /// `add_done_callback`; needs no executor.
     ///
     /// `f` runs exactly once (if the completer is leaked, never). Any `on_cancel` hook is
-    /// discarded: the result is still wanted. A panic in `f` propagates to the thread that
-    /// runs it, i.e. out of `complete` or the completer's drop.
+    /// discarded: the result is still wanted. A panic in `f` never propagates, neither out
+    /// of `complete` nor out of the completer's drop (both often run on an SDK's thread,
+    /// inside an `extern "C"` callback, where unwinding aborts the process): it is contained
+    /// and handed, with its payload, to the [panic handler](crate::panics) as a
+    /// [`CallbackPanic`](crate::panics::CallbackPanic) of kind
+    /// [`DoneCallback`](crate::panics::HookKind::DoneCallback).
     ///
     /// # Examples
     ///

@@ -38,11 +38,35 @@ fn the_counter_sees_allocations() {
 }
 
 #[test]
+fn the_task_slab_grows_by_doubling() {
+    const WAITERS: usize = 1000;
+    let (_completer, future) = waitable::<u64>();
+    let shared = future.shared();
+    let noop = futures::task::noop_waker();
+    let mut handles: Vec<SharedWaitable<u64>> = (0..WAITERS).map(|_| shared.clone()).collect();
+    let ((), n) = allocs(|| {
+        for h in &mut handles {
+            assert!(poll_once(Pin::new(h), &noop).is_pending());
+        }
+    });
+    // 1 000 waiters: at most ~log2(1000) + 1 growths of the one slab, never one per waiter.
+    assert!(n <= 11, "{n} allocations for {WAITERS} waiters");
+}
+
+#[test]
 fn clone_poll_complete_ready_allocate_nothing() {
     const WAITERS: usize = 70; // more than two wake-up batches of the wait queue
     let (completer, future) = waitable::<u64>();
     let shared = future.shared();
     let (counting, waker) = counting_waker();
+    // Grow the task slab once: waiters that come and go reuse its slots.
+    {
+        let noop = futures::task::noop_waker();
+        let mut warm: Vec<SharedWaitable<u64>> = (0..=WAITERS).map(|_| shared.clone()).collect();
+        for h in &mut warm {
+            assert!(poll_once(Pin::new(h), &noop).is_pending());
+        }
+    }
     let noop = futures::task::noop_waker();
     let mut boxed: Vec<Pin<Box<SharedWaitable<u64>>>> =
         (0..WAITERS).map(|_| Box::pin(shared.clone())).collect();

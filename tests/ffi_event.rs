@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use anywait::{AsyncEvent, EventSetter};
 
-type Callback = extern "C" fn(user_data: *const c_void);
+type Callback = extern "C" fn(user_data: *mut c_void);
 
 static FIRED: AtomicUsize = AtomicUsize::new(0);
 static DESTROYED: AtomicUsize = AtomicUsize::new(0);
 
 /// The SDK's event callback: may run any number of times, on the SDK's thread.
-extern "C" fn on_event(user_data: *const c_void) {
+extern "C" fn on_event(user_data: *mut c_void) {
     FIRED.fetch_add(1, Ordering::SeqCst);
     // SAFETY: `user_data` came from `EventSetter::into_raw`; the SDK calls `on_destroy`
     // only after its last `on_event`.
@@ -29,7 +29,7 @@ extern "C" fn on_event(user_data: *const c_void) {
 }
 
 /// The SDK's "user data destroy" callback: runs exactly once, after the last event.
-extern "C" fn on_destroy(user_data: *const c_void) {
+extern "C" fn on_destroy(user_data: *mut c_void) {
     DESTROYED.fetch_add(1, Ordering::SeqCst);
     // SAFETY: from `into_raw`, released exactly once, never used again.
     drop(unsafe { EventSetter::from_raw(user_data) });
@@ -48,9 +48,9 @@ impl FakeSdk {
     fn start(self, commands: mpsc::Receiver<()>) -> thread::JoinHandle<()> {
         thread::spawn(move || {
             for () in commands {
-                (self.on_event)(self.user_data as *const c_void);
+                (self.on_event)(self.user_data as *mut c_void);
             }
-            (self.on_destroy)(self.user_data as *const c_void);
+            (self.on_destroy)(self.user_data as *mut c_void);
         })
     }
 }

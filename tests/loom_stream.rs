@@ -206,7 +206,7 @@ fn push_vs_drop_stream() {
         let closes = counter();
         let (feeder, stream) = callback_stream::<Val, ()>(StreamPolicy::Unbounded);
         let closes2 = closes.clone();
-        let stream = stream.on_close(move || {
+        stream.on_close(move || {
             closes2.fetch_add(1, Ordering::SeqCst);
         });
         let val = Val::counted_by(4, &drops);

@@ -97,7 +97,7 @@ async fn registered_waits(events: Events, value: u32, ready: mpsc::Sender<()>) -
     })
     .await;
     ready.send(()).unwrap();
-    wait.as_mut().await;
+    wait.as_mut().await.unwrap();
     assert!(wait.is_signaled());
     let value = task.await.expect("the task did not panic");
     (first_pending, value)
@@ -250,7 +250,7 @@ fn foreign_waits_and_blocking_tasks_on_every_runtime_and_thread() {
             ready.send(()).unwrap();
             let released = match kind {
                 "wait_blocking" => {
-                    wait.wait_blocking();
+                    wait.wait_blocking().unwrap();
                     true
                 }
                 "wait_timeout" => wait.wait_timeout(LONG),

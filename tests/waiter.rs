@@ -236,12 +236,20 @@ fn panic_in_wait_slice_releases_every_awaiter_and_the_pool_survives() {
     assert!(a.wait_timeout(HANG_GUARD), "released, not left hanging");
     assert_eq!(a.panic_message(), Some("foreign wait broke"));
     assert!(a.is_signaled());
-    futures::executor::block_on(b);
+    let failed = futures::executor::block_on(b).unwrap_err();
+    assert_eq!(
+        failed.message(),
+        Some("foreign wait broke"),
+        "failed, not signalled"
+    );
     assert_eq!(pool.keyed_waits(), 0, "the failed helper left the registry");
 
     // Non-keyed, too.
     let c = pool.wait_on(|_| panic!("unkeyed"));
-    c.wait_blocking();
+    assert!(
+        c.wait_blocking().is_err(),
+        "a panicked wait is not a signal"
+    );
     assert_eq!(c.panic_message(), Some("unkeyed"));
 
     // The single thread survived both panics.
@@ -507,7 +515,7 @@ fn the_last_awaiter_gone_the_key_is_released() {
     let wait = pool.wait_on_keyed(&key, |flag, slice| flag.wait(slice));
     assert_eq!(pool.keyed_waits(), 1);
     key.set();
-    futures::executor::block_on(wait);
+    futures::executor::block_on(wait).unwrap();
 }
 
 #[test]
@@ -530,7 +538,7 @@ fn one_keyed_awaiter_dropped_does_not_cancel_the_others() {
     );
     key.set();
     let mut b = Box::pin(b);
-    futures::executor::block_on(b.as_mut());
+    futures::executor::block_on(b.as_mut()).unwrap();
     assert!(b.is_terminated());
     assert!(b.is_signaled());
     drop(b);
@@ -710,9 +718,10 @@ fn foreign_wait_basics() {
     assert!(!wait.wait_deadline(Instant::now()));
     assert!(format!("{wait:?}").contains("false"));
     flag.set();
-    futures::executor::block_on(wait.as_mut());
+    futures::executor::block_on(wait.as_mut()).unwrap();
     assert!(wait.is_terminated() && wait.is_signaled());
     assert_eq!(wait.panic_message(), None);
     assert!(wait.wait_timeout(Duration::ZERO));
-    wait.wait_blocking();
+    wait.wait_blocking().unwrap();
+    assert!(matches!(wait.outcome(), Some(Ok(()))));
 }

@@ -47,6 +47,7 @@ use std::task::{Poll, Waker};
 use super::slot::{self, SlotBits};
 use super::waiter::{block_until, Deadline, NewWaiter, Waiter};
 use crate::error::Abandoned;
+use crate::panics::{contain, HookKind};
 use crate::sync::{AtomicUsize, LeakTrack, Ordering, UnsafeCell};
 
 const TX_CLOSED: usize = 1 << 0;
@@ -296,7 +297,7 @@ impl<T> Tx<T> {
             // last access.
             unsafe { free(ptr) };
             drop(own);
-            callback(result);
+            run_done_callback(callback, result);
             return Ok(());
         }
         // ORDERING: AcqRel: release our slot accesses / acquire rx's before freeing.
@@ -483,8 +484,10 @@ impl<T> Rx<T> {
         self.block().cancel_hook.with_mut(|cell| unsafe {
             *cell = Some(match (*cell).take() {
                 None => hook,
+                // Each hook is contained on its own, so a panicking one does not stop
+                // the hooks added after it.
                 Some(earlier) => Box::new(move || {
-                    earlier();
+                    contain(HookKind::CancelHook, earlier);
                     hook();
                 }),
             });
@@ -497,7 +500,7 @@ impl<T> Rx<T> {
         let mut this = self;
         if let Some(result) = this.try_take() {
             drop(this);
-            return callback(result);
+            return run_done_callback(callback, result);
         }
         // The receiver stays wanted: its cancel hook must never run. Drop it now.
         let hook = this.block().cancel_hook.with_mut(|cell| {
@@ -511,7 +514,7 @@ impl<T> Rx<T> {
             // The result raced in; the slot is tx's or empty: leave it alone.
             let result = this.take(s);
             drop(this);
-            return boxed(result);
+            return run_done_callback(boxed, result);
         }
         // A waiter an earlier poll left is replaced and dropped here, outside any
         // critical section.
@@ -533,7 +536,7 @@ impl<T> Rx<T> {
                 };
                 let result = this.take(s);
                 drop(this);
-                callback(result);
+                run_done_callback(callback, result);
             }
         }
     }
@@ -617,7 +620,13 @@ impl<T> Drop for Rx<T> {
             waker.wake();
         }
         if let Some(hook) = hook {
-            hook();
+            contain(HookKind::CancelHook, hook);
         }
     }
+}
+
+/// Runs a done-callback, containing a panic: it must never unwind into the completing
+/// thread, which is often an SDK's own.
+fn run_done_callback<T>(callback: impl FnOnce(Result<T, Abandoned>), result: Result<T, Abandoned>) {
+    contain(HookKind::DoneCallback, move || callback(result));
 }

@@ -602,12 +602,12 @@ fn event_setter_raw_round_trip() {
 fn event_setter_raw_from_another_thread() {
     /// The `user_data` pointer as an SDK thread holds it. (tests/ffi_event.rs round-trips
     /// it through `usize` as C SDKs do; miri's strict provenance forbids that here.)
-    struct UserData(*const std::ffi::c_void);
+    struct UserData(*mut std::ffi::c_void);
     // SAFETY: the pointer owns an `Arc<AsyncEvent>` reference, and `AsyncEvent` is
     // `Send + Sync`.
     unsafe impl Send for UserData {}
     impl UserData {
-        fn get(&self) -> *const std::ffi::c_void {
+        fn get(&self) -> *mut std::ffi::c_void {
             self.0
         }
     }

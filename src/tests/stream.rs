@@ -321,7 +321,7 @@ fn close_hooks_run_once_in_order_when_dropped_before_the_end() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let (feeder, stream) = unbounded::<u8>();
     feeder.on_close(hook(&log, 1));
-    let stream = stream.on_close(hook(&log, 2));
+    stream.on_close(hook(&log, 2));
     feeder.on_close(hook(&log, 3));
     assert!(log.lock().unwrap().is_empty());
     drop(stream);
@@ -357,7 +357,7 @@ fn close_hooks_do_not_run_after_the_end_but_are_released() {
             // A hook added after the end is not stored for a later close.
             other.on_close(counted_hook(&runs, &releases));
         }
-        let stream = stream.on_close(counted_hook(&runs, &releases));
+        stream.on_close(counted_hook(&runs, &releases));
         drop(stream);
         assert_eq!(count(&runs), 0, "end {end}: the stream ended, no close");
         let added = if end == 2 { 2 } else { 3 };
@@ -427,7 +427,7 @@ fn drop_of_stream_races_pushes() {
         let drops = counter();
         let (runs, releases) = (counter(), counter());
         let (feeder, stream) = unbounded();
-        let stream = stream.on_close(counted_hook(&runs, &releases));
+        stream.on_close(counted_hook(&runs, &releases));
         let (go_tx, go_rx) = mpsc::channel::<()>();
         let drops2 = drops.clone();
         let pusher = thread::spawn(move || {
@@ -752,6 +752,7 @@ fn bounded_reject_hands_the_item_back_when_full() {
             buffered: 2,
             buffered_weight: 2,
             rejected: 1,
+            pushed: 4,
             ..StreamStats::default()
         }
     );
@@ -780,6 +781,7 @@ fn bounded_drop_newest_drops_the_pushed_item() {
             buffered: 2,
             buffered_weight: 2,
             dropped_newest: 3,
+            pushed: 5,
             ..StreamStats::default()
         }
     );
@@ -814,6 +816,7 @@ fn bounded_drop_oldest_evicts_the_oldest_item() {
             buffered: 2,
             buffered_weight: 2,
             dropped_oldest: 3,
+            pushed: 5,
             ..StreamStats::default()
         }
     );
@@ -851,7 +854,13 @@ fn unbounded_takes_everything() {
         expected += 1;
     }
     assert_eq!(expected, n);
-    assert_eq!(stream.stats(), StreamStats::default());
+    assert_eq!(
+        stream.stats(),
+        StreamStats {
+            pushed: n as u64,
+            ..StreamStats::default()
+        }
+    );
 }
 
 #[test]

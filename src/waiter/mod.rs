@@ -39,7 +39,7 @@
 //! let a = waiters.wait_on_keyed(&flag, |flag, slice| flag.wait(slice));
 //! let b = waiters.wait_on_keyed(&flag, |flag, slice| flag.wait(slice));
 //! flag.set();
-//! futures::executor::block_on(a);
+//! futures::executor::block_on(a).unwrap();
 //! assert!(b.wait_timeout(Duration::from_secs(10)));
 //! ```
 //!
@@ -84,7 +84,7 @@ pub use self::pool::{
     Waiters, WaitersBuilder, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_SLICE,
 };
 use self::registry::{Foreign, Interrupt};
-use crate::error::{panic_message, Abandoned, Panicked};
+use crate::error::{panic_message, Abandoned, Elapsed, Panicked, WaitError};
 use crate::event::{AsyncEvent, EventWait, Wait};
 use crate::waitable::{waitable, WaitableFuture};
 
@@ -100,7 +100,7 @@ use crate::waitable::{waitable, WaitableFuture};
 /// let (signal, foreign) = mpsc::channel::<()>();
 /// let wait = anywait::wait_on(move |slice| foreign.recv_timeout(slice).is_ok());
 /// signal.send(()).unwrap();
-/// pollster::block_on(wait);
+/// pollster::block_on(wait).unwrap();
 /// ```
 pub fn wait_on<F>(wait_slice: F) -> ForeignWait
 where
@@ -331,15 +331,17 @@ pin_project! {
     /// A foreign blocking wait as a future; from [`wait_on`], [`Waiters::wait_on`] or
     /// [`Waiters::wait_on_keyed`].
     ///
-    /// Resolves (`Output = ()`) once the foreign event is signalled. Also waitable
-    /// blockingly. Dropping it cancels the wait (for keyed waits: once the last awaiter of
-    /// the key is dropped).
+    /// Resolves once the foreign wait ended: `Ok(())` when the foreign event was
+    /// signalled, `Err(Panicked)` when `wait_slice` panicked (the awaiters are released
+    /// rather than left hanging, but never as if signalled). Also waitable blockingly.
+    /// Dropping it cancels the wait (for keyed waits: once the last awaiter of the key is
+    /// dropped).
     ///
     /// # Examples
     ///
     /// ```
     /// let wait = anywait::wait_on(|_slice| true); // signalled at once
-    /// smol::block_on(wait);
+    /// assert!(smol::block_on(wait).is_ok());
     /// ```
     #[must_use = "dropping a ForeignWait cancels the wait"]
     pub struct ForeignWait {
@@ -399,17 +401,41 @@ impl ForeignWait {
         self
     }
 
-    /// Whether the foreign event was signalled (or its wait failed).
+    /// Whether the foreign wait ended: the event was signalled, or its wait failed (see
+    /// [`outcome`](Self::outcome) for which).
     ///
     /// # Examples
     ///
     /// ```
     /// let wait = anywait::wait_on(|_| true);
-    /// wait.wait_blocking();
+    /// wait.wait_blocking().unwrap();
     /// assert!(wait.is_signaled());
     /// ```
     pub fn is_signaled(&self) -> bool {
         self.entry().signaled.is_set()
+    }
+
+    /// How the foreign wait ended, without waiting: `None` while it goes on, `Some(Ok(()))`
+    /// once signalled, `Some(Err(Panicked))` if `wait_slice` panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wait = anywait::wait_on(|_| panic!("foreign wait broke"));
+    /// let _ = wait.wait_blocking();
+    /// let err = wait.outcome().unwrap().unwrap_err();
+    /// assert_eq!(err.message(), Some("foreign wait broke"));
+    /// ```
+    pub fn outcome(&self) -> Option<Result<(), Panicked>> {
+        self.is_signaled().then(|| self.ended())
+    }
+
+    /// The outcome once the `signaled` event is set.
+    fn ended(&self) -> Result<(), Panicked> {
+        match self.entry().failure() {
+            None => Ok(()),
+            Some(message) => Err(Panicked::from_payload(Box::new(message.to_string()))),
+        }
     }
 
     /// If the foreign wait panicked: its message. The awaiters were released rather than
@@ -419,26 +445,29 @@ impl ForeignWait {
     ///
     /// ```
     /// let wait = anywait::wait_on(|_| panic!("foreign wait broke"));
-    /// wait.wait_blocking(); // released, not hung
+    /// assert!(wait.wait_blocking().is_err()); // released, not hung, not signalled
     /// assert_eq!(wait.panic_message(), Some("foreign wait broke"));
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
         self.entry().failure()
     }
 
-    /// Blocks the calling thread until the foreign event is signalled.
+    /// Blocks the calling thread until the foreign wait ends; `Err` if `wait_slice`
+    /// panicked.
     ///
     /// # Examples
     ///
     /// ```
-    /// anywait::wait_on(|_| true).wait_blocking();
+    /// anywait::wait_on(|_| true).wait_blocking().unwrap();
     /// ```
-    pub fn wait_blocking(&self) {
+    pub fn wait_blocking(&self) -> Result<(), Panicked> {
         self.entry().signaled.wait_blocking();
+        self.ended()
     }
 
-    /// Blocks for at most `timeout`; `true` when signalled, `false` on timeout (the wait
-    /// goes on: wait or await again).
+    /// Blocks for at most `timeout`; `true` when the wait ended, `false` on timeout (the
+    /// wait goes on: wait or await again). After `true`, [`outcome`](Self::outcome) says
+    /// whether it was signalled or failed.
     ///
     /// # Examples
     ///
@@ -452,7 +481,8 @@ impl ForeignWait {
         self.entry().signaled.wait_timeout(timeout)
     }
 
-    /// Blocks until `deadline` at the latest; `true` when signalled, `false` on timeout.
+    /// Blocks until `deadline` at the latest; `true` when the wait ended, `false` on
+    /// timeout; as [`wait_timeout`](Self::wait_timeout).
     ///
     /// # Examples
     ///
@@ -468,10 +498,13 @@ impl ForeignWait {
 }
 
 impl Future for ForeignWait {
-    type Output = ();
+    type Output = Result<(), Panicked>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.project().wait.poll_wait(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.as_mut().project().wait.poll_wait(cx) {
+            Poll::Ready(()) => Poll::Ready(self.ended()),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -527,6 +560,49 @@ impl<R> BlockingTask<R> {
         result
             .wait_blocking()
             .unwrap_or_else(|abandoned| Err(not_run(abandoned)))
+    }
+
+    /// Blocks for at most `timeout`. On `Err(Elapsed)` the task is intact (and still
+    /// running): wait or await it again, or drop it to cancel it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    /// let mut task = anywait::run_blocking(move |_| wait_for_go.recv().is_ok());
+    /// assert_eq!(task.wait_timeout(Duration::ZERO).unwrap_err(), anywait::Elapsed);
+    /// go.send(()).unwrap();
+    /// assert!(task.wait_timeout(Duration::from_secs(60)).unwrap().unwrap());
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Result<R, Panicked>, Elapsed> {
+        Self::timed(self.result.wait_timeout(timeout))
+    }
+
+    /// Blocks until `deadline` at the latest; as [`wait_timeout`](Self::wait_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let mut task = anywait::run_blocking(|_| 7);
+    /// let deadline = Instant::now() + Duration::from_secs(60);
+    /// assert_eq!(task.wait_deadline(deadline).unwrap().unwrap(), 7);
+    /// ```
+    pub fn wait_deadline(&mut self, deadline: Instant) -> Result<Result<R, Panicked>, Elapsed> {
+        Self::timed(self.result.wait_deadline(deadline))
+    }
+
+    fn timed(
+        waited: Result<Result<R, Panicked>, WaitError>,
+    ) -> Result<Result<R, Panicked>, Elapsed> {
+        match waited {
+            Ok(result) => Ok(result),
+            Err(WaitError::Timeout) => Err(Elapsed),
+            Err(WaitError::Abandoned) => Ok(Err(not_run(Abandoned))),
+        }
     }
 
     /// Whether the closure has finished (or panicked).

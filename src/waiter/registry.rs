@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
 use crate::event::AsyncEvent;
+use crate::panics::{contain, HookKind};
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 
 /// An interrupt hook: pokes a blocked foreign wait so it returns early.
@@ -84,7 +85,7 @@ impl Foreign {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
         if let Some(interrupt) = interrupt {
-            interrupt();
+            contain(HookKind::InterruptHook, || interrupt());
         }
     }
 

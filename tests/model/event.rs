@@ -518,7 +518,7 @@ impl<'a> Real<'a> {
             0 => self.event.set(),
             1 => EventSetter::new(self.event).set(),
             2 => {
-                let raw: *const c_void = EventSetter::new(self.event).into_raw();
+                let raw: *mut c_void = EventSetter::new(self.event).into_raw();
                 // SAFETY: `raw` came from `into_raw` and is released just below.
                 unsafe { EventSetter::set_raw(raw) };
                 // SAFETY: from `into_raw`, released exactly once, not used after.

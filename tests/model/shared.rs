@@ -308,7 +308,8 @@ impl Model {
             State::Pending => {
                 let result = value.ok_or(Abandoned);
                 self.state = State::Done(result);
-                // Store, wake every waiter in queue order, then the callbacks in order.
+                // Store, wake every waiter (in no promised order: `check` compares each run
+                // of wake-ups as a set), then the callbacks in order.
                 for (_, w) in std::mem::take(&mut self.queue) {
                     self.wakes[w] += 1;
                     self.events.push(Event::Woken(w));
@@ -716,13 +717,31 @@ pub fn run(ops: &[Op]) -> usize {
     executed
 }
 
+/// Sorts each run of consecutive wake-ups: the fan-out wakes every waiting task, in no
+/// promised order, before it runs the callbacks.
+fn wakes_unordered(mut events: Vec<Event>) -> Vec<Event> {
+    let mut start = 0;
+    while start < events.len() {
+        let len = events[start..]
+            .iter()
+            .take_while(|e| matches!(e, Event::Woken(_)))
+            .count();
+        events[start..start + len].sort_by_key(|e| match e {
+            Event::Woken(w) => *w,
+            _ => unreachable!(),
+        });
+        start += len.max(1);
+    }
+    events
+}
+
 fn check(n: usize, op: Op, got: &Obs, want: &Obs, real: &Real, model: &mut Model) {
     assert_eq!(
         got, want,
         "step {n}: {op:?}: return value differs from the model"
     );
-    let events = std::mem::take(&mut *real.log.lock().unwrap());
-    let expected = std::mem::take(&mut model.events);
+    let events = wakes_unordered(std::mem::take(&mut *real.log.lock().unwrap()));
+    let expected = wakes_unordered(std::mem::take(&mut model.events));
     assert_eq!(
         events, expected,
         "step {n}: {op:?}: side effects (wakes, callbacks, hook) differ from the model"

@@ -708,12 +708,12 @@ impl Harness {
                 (Out::Done, Out::Done)
             }
             Op::OnCloseStream => {
-                let Some(stream) = r.stream.take() else {
+                let Some(stream) = &r.stream else {
                     return (Out::Skipped, skipped(m.stream_alive));
                 };
                 let id = fresh_id();
                 *hooks += 1;
-                r.stream = Some(stream.on_close(close_hook(id, events)));
+                stream.on_close(close_hook(id, events));
                 m.add_hook(id);
                 (Out::Done, Out::Done)
             }
