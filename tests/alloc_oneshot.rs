@@ -201,3 +201,23 @@ fn from_callback_allocates_one_block() {
     let (got, n) = allocs(|| future.wait_blocking());
     assert_eq!((got, n), (Ok(8), 0));
 }
+
+#[test]
+fn one_level_results_add_no_allocation() {
+    warm_up();
+    let ((completer, mut future), n) = allocs(anywait::try_waitable::<u64, anywait::WaitError>);
+    assert_eq!(n, 1, "one block for both handles, as a plain pair");
+    let (r, n) = allocs(|| {
+        let pending = poll_once(&mut future, noop_waker_ref()).is_pending();
+        let timed_out = future.wait_timeout(Duration::ZERO);
+        let taken = future.try_take();
+        completer.complete(Ok(3)).unwrap();
+        (pending, timed_out, taken, future.wait_blocking())
+    });
+    assert_eq!(
+        r,
+        (true, Err(anywait::WaitError::Timeout), None, Ok(3)),
+        "the one-level future behaves as the plain one"
+    );
+    assert_eq!(n, 0, "polling, timed waits and completion allocated");
+}

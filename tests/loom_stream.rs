@@ -508,3 +508,55 @@ fn credit_vs_two_pushers() {
         assert!(stats.overshoot <= 1);
     });
 }
+
+// ---------------------------------------------------------------------------------------
+// DropOldest: the bound and the counters under a racing consumer
+// ---------------------------------------------------------------------------------------
+
+/// Two pushes into a `Bounded { capacity: 1, overflow: DropOldest }` stream race a
+/// consumer taking items. A push that lands while the consumer holds an item it popped but
+/// has not yet released must still find something to evict (never count a drop it did not
+/// make, never hold capacity + 1). Checked: at no observation point does the stream hold
+/// more than one item; `received + dropped_oldest + buffered == pushed` exactly; every
+/// item is dropped exactly once.
+#[test]
+fn drop_oldest_push_vs_take_at_capacity_one() {
+    model(|| {
+        let drops = counter();
+        let (feeder, mut stream) = callback_stream::<Val, ()>(StreamPolicy::Bounded {
+            capacity: 1,
+            overflow: Overflow::DropOldest,
+        });
+        feeder.push(Val::counted_by(0, &drops)).unwrap();
+        let producer = {
+            let drops = drops.clone();
+            thread::spawn(move || {
+                for id in 1..3 {
+                    feeder.push(Val::counted_by(id, &drops)).unwrap();
+                    assert!(feeder.stats().buffered <= 1, "capacity 1 exceeded");
+                }
+                feeder.finish();
+            })
+        };
+        let mut received = 0u64;
+        let mut last = None;
+        while let Some(item) = stream.next_blocking() {
+            let id = item.unwrap().id;
+            assert!(last.map_or(true, |l| id > l), "order kept");
+            last = Some(id);
+            received += 1;
+            assert!(stream.stats().buffered <= 1, "capacity 1 exceeded");
+        }
+        producer.join().unwrap();
+        let stats = stream.stats();
+        assert_eq!(stats.pushed, 3);
+        assert_eq!(
+            received + stats.dropped_oldest + stats.buffered as u64,
+            stats.pushed,
+            "a drop was counted that did not happen, or an item vanished"
+        );
+        assert_eq!(last, Some(2), "the newest item is never evicted");
+        drop(stream);
+        assert_eq!(load(&drops), 3, "every item dropped exactly once");
+    });
+}
