@@ -238,7 +238,7 @@ fn wake_latency(c: &mut Criterion) {
                 let seen = event.generation();
                 let foreign = Arc::clone(event);
                 let wait = pool.wait_on(move |slice| foreign.wait_past(seen, slice));
-                wait.wait_blocking();
+                wait.wait_blocking().expect("signalled");
                 let woke = Instant::now();
                 total += record(&mut wakes, woke - event.signaled_at());
             }
@@ -257,7 +257,7 @@ fn wake_latency(c: &mut Criterion) {
                 let seen = event.generation();
                 let foreign = Arc::clone(event);
                 let wait = pool.wait_on(move |slice| foreign.wait_past(seen, slice));
-                futures::executor::block_on(wait);
+                futures::executor::block_on(wait).expect("signalled");
                 let woke = Instant::now();
                 total += record(&mut wakes, woke - event.signaled_at());
             }
@@ -282,7 +282,7 @@ fn slice_only_wake(c: &mut Criterion) {
                 let seen = event.generation();
                 let foreign = Arc::clone(event);
                 let wait = pool.wait_on(move |slice| foreign.poll_past(seen, slice));
-                wait.wait_blocking();
+                wait.wait_blocking().expect("signalled");
                 let woke = Instant::now();
                 total += record(&mut wakes, woke - event.signaled_at());
             }
