@@ -46,7 +46,7 @@ impl From<Abandoned> for std::io::Error {
 
 /// The deadline passed before the operation completed.
 ///
-/// The crate's one word for a timeout: the async [`timeout`](crate::timeout) futures
+/// The crate's one word for a timeout: the async `timeout` futures
 /// (feature `timer`) resolve to `Err(Elapsed)`, a timed blocking wait reports
 /// [`WaitError::Timeout`] (`WaitError::from(Elapsed)`), and a binding whose error type
 /// implements `From<Elapsed>` gets it directly from
@@ -110,6 +110,47 @@ impl fmt::Display for WaitError {
 }
 
 impl std::error::Error for WaitError {}
+
+/// A blocking wait was asked of a thread that runs inside an SDK callback scope
+/// ([`ffi::callback_scope`](crate::ffi::callback_scope), `ffi::catch_callback`, the FFI
+/// trampolines), where blocking would most likely wait for the very callback the thread is
+/// running, or stall the SDK's event loop.
+///
+/// Every primitive's blocking wait has a checked form (`wait_blocking_checked`,
+/// `next_blocking_checked`) that returns it. The unchecked forms, whose signatures have no
+/// error for it, never block in a scope either: an untimed wait (`wait_blocking`,
+/// `next_blocking`) unwinds with a `WouldDeadlock` payload, which the callback's panic
+/// containment catches; a timed wait (`wait_timeout`, `wait_deadline`, `next_timeout`)
+/// reports its timeout at once. A wait whose result is already there returns it, in a
+/// scope or not.
+///
+/// # Examples
+///
+/// ```
+/// use anywait::{ffi, WaitError};
+/// use std::time::Duration;
+///
+/// let (_completer, mut future) = anywait::waitable::<u32>();
+/// ffi::callback_scope(|| {
+///     // On the SDK's thread: an error at once, not a hang.
+///     assert_eq!(future.wait_blocking_checked(), Err(anywait::WouldDeadlock));
+///     // The timed wait, whose error type has no room for it, times out at once.
+///     assert_eq!(future.wait_timeout(Duration::from_secs(60)), Err(WaitError::Timeout));
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct WouldDeadlock;
+
+impl fmt::Display for WouldDeadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "a blocking wait inside an SDK callback would deadlock: await the future, or wait \
+             from a thread of your own",
+        )
+    }
+}
+
+impl std::error::Error for WouldDeadlock {}
 
 impl From<Abandoned> for WaitError {
     fn from(_: Abandoned) -> Self {

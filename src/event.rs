@@ -82,8 +82,8 @@ use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
 use crate::core::queue::{WaitNode, WaitQueue};
-use crate::core::waiter::Deadline;
-use crate::core::waiter::NewWaiter;
+use crate::core::waiter::{would_deadlock, Deadline, NewWaiter};
+use crate::error::WouldDeadlock;
 use crate::sync::{const_fn_unless_loom, AtomicUsize, Ordering};
 
 const SET: usize = 1;
@@ -272,12 +272,39 @@ impl AsyncEvent {
     /// event.wait_blocking();
     /// assert!(event.is_set());
     /// ```
+    ///
+    /// Inside an SDK callback scope ([`ffi::callback_scope`](crate::ffi::callback_scope))
+    /// a wait that would block unwinds with a [`WouldDeadlock`] payload instead of hanging
+    /// the SDK's thread; [`wait_blocking_checked`](Self::wait_blocking_checked) returns it.
     pub fn wait_blocking(&self) {
-        self.wait_until(self.generation(), Deadline::Never);
+        if !self.wait_until(self.generation(), Deadline::Never) {
+            would_deadlock();
+        }
+    }
+
+    /// [`wait_blocking`](Self::wait_blocking) that returns [`WouldDeadlock`] instead of
+    /// blocking inside an SDK callback scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = anywait::AsyncEvent::new();
+    /// anywait::ffi::callback_scope(|| {
+    ///     assert_eq!(event.wait_blocking_checked(), Err(anywait::WouldDeadlock));
+    /// });
+    /// event.set();
+    /// assert_eq!(event.wait_blocking_checked(), Ok(()));
+    /// ```
+    pub fn wait_blocking_checked(&self) -> Result<(), WouldDeadlock> {
+        if self.wait_until(self.generation(), Deadline::Never) {
+            Ok(())
+        } else {
+            Err(WouldDeadlock)
+        }
     }
 
     /// Blocks for at most `timeout`. Returns `true` when released by the event, `false`
-    /// on timeout.
+    /// on timeout (at once inside an SDK callback scope, where it never blocks).
     ///
     /// # Examples
     ///

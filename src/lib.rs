@@ -183,6 +183,7 @@
 mod core;
 mod error;
 pub mod event;
+pub mod ffi;
 pub mod panics;
 pub mod shared;
 pub mod stream;
@@ -196,7 +197,7 @@ pub mod try_waitable;
 pub mod waitable;
 pub mod waiter;
 
-pub use error::{Abandoned, Elapsed, Panicked, TryTakeError, WaitError};
+pub use error::{Abandoned, Elapsed, Panicked, TryTakeError, WaitError, WouldDeadlock};
 pub use event::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
 pub use shared::SharedWaitable;
 pub use stream::{

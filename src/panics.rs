@@ -196,7 +196,7 @@ static CONTAINED: AtomicU64 = AtomicU64::new(0);
 /// ```
 pub fn set_panic_handler(handler: impl Fn(CallbackPanic) + Send + Sync + 'static) {
     let handler: Handler = Arc::new(handler);
-    let old = std::mem::replace(&mut *write_handler(), Some(handler));
+    let old = write_handler().replace(handler);
     drop(old); // outside the lock: a handler's captures may run arbitrary drops
 }
 

@@ -79,7 +79,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::FusedFuture;
 
-use crate::error::{Abandoned, WaitError};
+use crate::error::{Abandoned, WaitError, WouldDeadlock};
 use crate::event::AsyncEvent;
 use crate::sync::Mutex;
 use crate::WaitableFuture;
@@ -415,6 +415,25 @@ impl<T: Clone> SharedWaitable<T> {
         } else {
             Err(WaitError::Timeout)
         }
+    }
+
+    /// [`wait_blocking`](Self::wait_blocking) that returns [`WouldDeadlock`] instead of
+    /// blocking inside an SDK callback scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (completer, future) = anywait::waitable::<u8>();
+    /// let shared = future.shared();
+    /// anywait::ffi::callback_scope(|| {
+    ///     assert_eq!(shared.wait_blocking_checked(), Err(anywait::WouldDeadlock));
+    /// });
+    /// completer.complete(2).unwrap();
+    /// assert_eq!(shared.wait_blocking_checked(), Ok(Ok(2)));
+    /// ```
+    pub fn wait_blocking_checked(&self) -> Result<Result<T, Abandoned>, WouldDeadlock> {
+        self.shared().arrived.wait_blocking_checked()?;
+        Ok(self.result())
     }
 
     /// Registers a done-callback: runs exactly once, at once on this thread if the result

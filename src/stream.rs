@@ -79,6 +79,7 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::ffi::c_void;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -88,7 +89,8 @@ use std::time::{Duration, Instant};
 use futures_core::{FusedStream, Stream};
 
 use crate::core::batch::Batch;
-use crate::core::waiter::{block_until, Deadline, NewWaiter, Waiter};
+use crate::core::waiter::{block_until, would_deadlock, Deadline, NewWaiter, Waiter};
+use crate::error::WouldDeadlock;
 use crate::panics::{contain, HookKind};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
 
@@ -648,11 +650,7 @@ impl<T, E> StreamFeeder<T, E> {
     /// assert_eq!(reopened.load(Ordering::SeqCst), 60);
     /// ```
     pub fn on_credit(&self, f: impl Fn(usize) + Send + Sync + 'static) {
-        let mut state = self.shared.lock();
-        state.on_credit = Some(Arc::new(f));
-        // ORDERING: Release, under the lock: a consumer that sees the new epoch re-reads
-        // the hook under the lock.
-        self.shared.credit_epoch.fetch_add(1, Ordering::Release);
+        set_credit_hook(&self.shared, Arc::new(f));
     }
 
     /// Adds a hook to run once if the consumer drops the stream before it ended; see
@@ -713,6 +711,17 @@ fn stats<T, E>(shared: &Shared<T, E>) -> StreamStats {
     }
 }
 
+/// Sets (replaces) the credit hook; the consumer picks it up at its next item.
+fn set_credit_hook<T, E>(shared: &Shared<T, E>, hook: CreditHook) {
+    let mut state = shared.lock();
+    let old = state.on_credit.replace(hook);
+    // ORDERING: Release, under the lock: a consumer that sees the new epoch re-reads the
+    // hook under the lock.
+    shared.credit_epoch.fetch_add(1, Ordering::Release);
+    drop(state);
+    drop(old); // outside the lock: a hook's captures may run arbitrary drops
+}
+
 fn add_close_hook<T, E>(shared: &Shared<T, E>, hook: Hook) {
     let mut state = shared.lock();
     if state.consumer_gone {
@@ -731,6 +740,88 @@ fn add_close_hook<T, E>(shared: &Shared<T, E>, hook: Hook) {
             hook();
         }),
     });
+}
+
+impl<T, E> StreamFeeder<T, E> {
+    /// Turns this feeder into a pointer for a C callback's `user_data` (raw mode; the
+    /// [`ffi::Feeders`](crate::ffi::Feeders) registry is the checked alternative). The
+    /// pointer owns the feeder: push through it with [`push_raw`](Self::push_raw) from
+    /// any number of callbacks, and release it exactly once with
+    /// [`from_raw`](Self::from_raw) in the SDK's final callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::ffi::c_void;
+    /// use anywait::StreamFeeder;
+    ///
+    /// let (feeder, mut stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// let user_data: *mut c_void = feeder.into_raw();
+    /// // SAFETY: `user_data` is live until the `from_raw` below.
+    /// unsafe { StreamFeeder::<u8, ()>::push_raw(user_data, 1) }.unwrap();
+    /// // SAFETY: released exactly once, never used again.
+    /// unsafe { StreamFeeder::<u8, ()>::from_raw(user_data) }.finish();
+    /// assert_eq!(stream.next_blocking(), Some(Ok(1)));
+    /// assert_eq!(stream.next_blocking(), None);
+    /// ```
+    pub fn into_raw(self) -> *mut c_void {
+        // The feeder's count and its reference move into the pointer: no drop runs.
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped or used again, so the `Arc` is moved out once.
+        let shared = unsafe { std::ptr::read(&this.shared) };
+        Arc::into_raw(shared).cast_mut().cast()
+    }
+
+    /// Takes the feeder back from [`into_raw`](Self::into_raw) (to finish, fail or drop
+    /// it).
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` came from `StreamFeeder::<T, E>::into_raw` (same `T`, `E`) and has not been
+    ///   passed to `from_raw` yet; it is not used again afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, _stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// let raw = feeder.into_raw();
+    /// // SAFETY: from `into_raw`, released once.
+    /// let feeder = unsafe { anywait::StreamFeeder::<u8, ()>::from_raw(raw) };
+    /// assert!(feeder.finish());
+    /// ```
+    pub unsafe fn from_raw(ptr: *mut c_void) -> Self {
+        StreamFeeder {
+            // SAFETY: forwarded from this function's contract: the pointer owns the
+            // reference `into_raw` leaked (and with it the feeder's count).
+            shared: unsafe { Arc::from_raw(ptr.cast::<Shared<T, E>>()) },
+        }
+    }
+
+    /// Pushes through a pointer from [`into_raw`](Self::into_raw) without consuming it; as
+    /// [`push`](Self::push).
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` came from `StreamFeeder::<T, E>::into_raw` and has not been released with
+    ///   `from_raw` (nor is it released concurrently with this call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// let raw = feeder.into_raw();
+    /// // SAFETY: `raw` is live.
+    /// unsafe { anywait::StreamFeeder::<u8, ()>::push_raw(raw, 3) }.unwrap();
+    /// assert_eq!(stream.stats().buffered, 1);
+    /// // SAFETY: released exactly once.
+    /// drop(unsafe { anywait::StreamFeeder::<u8, ()>::from_raw(raw) });
+    /// ```
+    pub unsafe fn push_raw(ptr: *mut c_void, item: T) -> Result<(), Rejected<T>> {
+        // SAFETY: the pointer holds a live reference and a feeder count (this function's
+        // contract); the borrowed feeder is never dropped.
+        let feeder = std::mem::ManuallyDrop::new(unsafe { Self::from_raw(ptr) });
+        feeder.push(item)
+    }
 }
 
 impl<T, E> Clone for StreamFeeder<T, E> {
@@ -933,9 +1024,33 @@ impl<T, E> CallbackStream<T, E> {
     /// assert_eq!(stream.next_blocking(), Some(Ok(5)));
     /// assert_eq!(stream.next_blocking(), Some(Err(anywait::StreamError::Abandoned)));
     /// ```
+    ///
+    /// Inside an SDK callback scope ([`ffi::callback_scope`](crate::ffi::callback_scope))
+    /// a receive that would block unwinds with a [`WouldDeadlock`] payload instead of
+    /// hanging the SDK's thread; [`next_blocking_checked`](Self::next_blocking_checked)
+    /// returns it.
     pub fn next_blocking(&mut self) -> Option<Result<T, StreamError<E>>> {
         self.next_until(Deadline::Never)
-            .expect("a wait without deadline returns only with an item or the end")
+            .unwrap_or_else(|| would_deadlock())
+    }
+
+    /// [`next_blocking`](Self::next_blocking) that returns [`WouldDeadlock`] instead of
+    /// blocking inside an SDK callback scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (feeder, mut stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
+    /// anywait::ffi::callback_scope(|| {
+    ///     assert_eq!(stream.next_blocking_checked(), Err(anywait::WouldDeadlock));
+    ///     feeder.push(1).unwrap();
+    ///     assert_eq!(stream.next_blocking_checked(), Ok(Some(Ok(1)))); // no need to block
+    /// });
+    /// ```
+    pub fn next_blocking_checked(
+        &mut self,
+    ) -> Result<Option<Result<T, StreamError<E>>>, WouldDeadlock> {
+        self.next_until(Deadline::Never).ok_or(WouldDeadlock)
     }
 
     /// Blocks for at most `timeout` for the next item; `None` at the end of the stream,
@@ -1059,6 +1174,37 @@ impl<T, E> CallbackStream<T, E> {
     /// ```
     pub fn on_close(&self, hook: impl FnOnce() + Send + 'static) {
         add_close_hook(&self.shared, Box::new(hook));
+    }
+
+    /// Registers the credit callback from the consumer's side: the same hook as
+    /// [`StreamFeeder::on_credit`], for bindings that handed their only feeder to C
+    /// before the SDK's stream object (whose window the hook opens) existed. Replaces an
+    /// earlier callback; takes effect from the next item taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use anywait::{callback_stream, StreamPolicy};
+    ///
+    /// let (feeder, mut stream) = callback_stream::<Vec<u8>, ()>(StreamPolicy::Window {
+    ///     initial: 100,
+    ///     weigh: |chunk: &Vec<u8>| chunk.len(),
+    /// });
+    /// let user_data = feeder.into_raw(); // handed to the SDK first
+    /// let reopened = Arc::new(AtomicUsize::new(0));
+    /// let counter = reopened.clone();
+    /// stream.on_credit(move |bytes| { counter.fetch_add(bytes, Ordering::SeqCst); });
+    /// // SAFETY: `user_data` is live until released below.
+    /// unsafe { anywait::StreamFeeder::<Vec<u8>, ()>::push_raw(user_data, vec![0; 40]) }.unwrap();
+    /// stream.next_blocking();
+    /// assert_eq!(reopened.load(Ordering::SeqCst), 40);
+    /// // SAFETY: released exactly once.
+    /// drop(unsafe { anywait::StreamFeeder::<Vec<u8>, ()>::from_raw(user_data) });
+    /// ```
+    pub fn on_credit(&self, f: impl Fn(usize) + Send + Sync + 'static) {
+        set_credit_hook(&self.shared, Arc::new(f));
     }
 
     /// The stream's counters (drops, rejections, what is buffered).

@@ -11,7 +11,14 @@
 
 #[cfg(not(anywait_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering,
+    };
+
+    /// An array of null atomic pointers, usable in a `static`'s initialiser.
+    pub(crate) const fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {
+        [const { AtomicPtr::new(std::ptr::null_mut()) }; N]
+    }
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
     /// `std::cell::UnsafeCell` with loom's closure-based access API.
@@ -61,7 +68,14 @@ mod imp {
 #[cfg(anywait_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering,
+    };
+
+    /// An array of null atomic pointers (loom's are not `const`).
+    pub(crate) fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {
+        std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut()))
+    }
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     pub(crate) mod thread {

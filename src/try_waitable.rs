@@ -36,7 +36,7 @@
 //! ```
 //!
 //! It is a wrapper around the [`WaitableFuture`] with no state of its own: the same size,
-//! no extra allocation, the same guarantees and the same [states](crate::waitable#states).
+//! no extra allocation, the same guarantees and the same [states](mod@crate::waitable#states).
 //! Everything a `WaitableFuture` offers is here too: awaiting, blocking waits with and
 //! without a timeout, `try_take`, `on_cancel`, `on_complete`, [`shared`](TryWaitableFuture::shared)
 //! and (feature `timer`) `with_timeout`.
@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::FusedFuture;
 
-use crate::error::{Abandoned, Elapsed, TryTakeError, WaitError};
+use crate::error::{Abandoned, Elapsed, TryTakeError, WaitError, WouldDeadlock};
 use crate::shared::SharedWaitable;
 use crate::waitable::{waitable, Completer, WaitableFuture};
 
@@ -195,6 +195,21 @@ impl<T, E: From<Abandoned>> TryWaitableFuture<T, E> {
     /// ```
     pub fn wait_blocking(self) -> Result<T, E> {
         flatten(self.inner.wait_blocking())
+    }
+
+    /// [`wait_blocking`](Self::wait_blocking) that returns [`WouldDeadlock`] instead of
+    /// blocking inside an SDK callback scope; the future is then intact.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (completer, mut future) = anywait::try_waitable::<u8, anywait::Abandoned>();
+    /// anywait::ffi::callback_scope(|| assert!(future.wait_blocking_checked().is_err()));
+    /// completer.complete(Ok(1)).unwrap();
+    /// assert_eq!(future.wait_blocking_checked(), Ok(Ok(1)));
+    /// ```
+    pub fn wait_blocking_checked(&mut self) -> Result<Result<T, E>, WouldDeadlock> {
+        self.inner.wait_blocking_checked().map(flatten)
     }
 
     /// Takes the result if it has arrived, without waiting: `None` while pending.

@@ -81,8 +81,8 @@ use std::time::{Duration, Instant};
 use futures_core::FusedFuture;
 
 use crate::core::oneshot::{self, Rx, Tx};
-use crate::core::waiter::Deadline;
-use crate::error::{Abandoned, TryTakeError, WaitError};
+use crate::core::waiter::{would_deadlock, Deadline};
+use crate::error::{Abandoned, TryTakeError, WaitError, WouldDeadlock};
 
 /// Creates a connected [`Completer`] and [`WaitableFuture`], with one allocation.
 ///
@@ -348,10 +348,31 @@ impl<T> WaitableFuture<T> {
     /// std::thread::spawn(move || completer.complete(10));
     /// assert_eq!(future.wait_blocking(), Ok(10));
     /// ```
+    ///
+    /// Inside an SDK callback scope ([`ffi::callback_scope`](crate::ffi::callback_scope))
+    /// a wait that would block unwinds with a [`WouldDeadlock`] payload instead of hanging
+    /// the SDK's thread; [`wait_blocking_checked`](Self::wait_blocking_checked) returns it.
     pub fn wait_blocking(mut self) -> Result<T, Abandoned> {
         self.rx
             .wait(Deadline::Never)
-            .expect("a wait without deadline returns only with a result")
+            .unwrap_or_else(|| would_deadlock())
+    }
+
+    /// [`wait_blocking`](Self::wait_blocking) that returns [`WouldDeadlock`] instead of
+    /// blocking inside an SDK callback scope; the future is then intact.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (completer, mut future) = anywait::waitable::<u8>();
+    /// anywait::ffi::callback_scope(|| {
+    ///     assert_eq!(future.wait_blocking_checked(), Err(anywait::WouldDeadlock));
+    /// });
+    /// completer.complete(1).unwrap();
+    /// assert_eq!(future.wait_blocking_checked(), Ok(Ok(1)));
+    /// ```
+    pub fn wait_blocking_checked(&mut self) -> Result<Result<T, Abandoned>, WouldDeadlock> {
+        self.rx.wait(Deadline::Never).ok_or(WouldDeadlock)
     }
 
     /// Blocks for at most `timeout`. On [`WaitError::Timeout`] the future is intact: wait or
@@ -392,6 +413,7 @@ impl<T> WaitableFuture<T> {
     fn wait_until(&mut self, deadline: Deadline) -> Result<T, WaitError> {
         match self.rx.wait(deadline) {
             Some(result) => result.map_err(WaitError::from),
+            // Also at once inside an SDK callback scope, where a wait never blocks.
             None => Err(WaitError::Timeout),
         }
     }

@@ -86,6 +86,11 @@ impl Deadline {
     /// Parks the calling thread until it is unparked, the deadline passes, or a spurious
     /// wake-up. Returns `false` (without parking) when the deadline has already passed.
     pub(crate) fn park(self) -> bool {
+        // Inside an SDK callback scope a thread never parks: the wait would likely be for
+        // the very callback this thread is running (see `ffi::callback_scope`).
+        if in_callback_scope() {
+            return false;
+        }
         match self {
             Deadline::Never => {
                 thread::park();
@@ -178,4 +183,38 @@ impl Drop for WakeList {
             unsafe { self.slots[index].assume_init_drop() };
         }
     }
+}
+
+std::thread_local! {
+    /// How many SDK callback scopes this thread is inside.
+    static CALLBACK_SCOPES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread runs inside an SDK callback scope.
+pub(crate) fn in_callback_scope() -> bool {
+    CALLBACK_SCOPES.with(|depth| depth.get() > 0)
+}
+
+/// Marks this thread as inside an SDK callback scope until the guard is dropped (also
+/// when the scope unwinds).
+pub(crate) struct CallbackScope(());
+
+impl CallbackScope {
+    pub(crate) fn enter() -> Self {
+        CALLBACK_SCOPES.with(|depth| depth.set(depth.get() + 1));
+        CallbackScope(())
+    }
+}
+
+impl Drop for CallbackScope {
+    fn drop(&mut self) {
+        CALLBACK_SCOPES.with(|depth| depth.set(depth.get() - 1));
+    }
+}
+
+/// What an untimed blocking wait does when it would block inside an SDK callback scope:
+/// unwind with a [`WouldDeadlock`](crate::WouldDeadlock) payload (which the callback's
+/// trampoline or `catch_callback` contains) rather than hang the SDK's thread.
+pub(crate) fn would_deadlock() -> ! {
+    std::panic::panic_any(crate::WouldDeadlock)
 }

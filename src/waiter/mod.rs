@@ -84,7 +84,7 @@ pub use self::pool::{
     Waiters, WaitersBuilder, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_SLICE,
 };
 use self::registry::{Foreign, Interrupt};
-use crate::error::{panic_message, Abandoned, Elapsed, Panicked, WaitError};
+use crate::error::{panic_message, Abandoned, Elapsed, Panicked, WaitError, WouldDeadlock};
 use crate::event::{AsyncEvent, EventWait, Wait};
 use crate::waitable::{waitable, WaitableFuture};
 
@@ -465,6 +465,22 @@ impl ForeignWait {
         self.ended()
     }
 
+    /// [`wait_blocking`](Self::wait_blocking) that returns [`WouldDeadlock`] instead of
+    /// blocking inside an SDK callback scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wait = anywait::wait_on(|slice| { std::thread::park_timeout(slice); false });
+    /// anywait::ffi::callback_scope(|| {
+    ///     assert!(matches!(wait.wait_blocking_checked(), Err(anywait::WouldDeadlock)));
+    /// });
+    /// ```
+    pub fn wait_blocking_checked(&self) -> Result<Result<(), Panicked>, WouldDeadlock> {
+        self.entry().signaled.wait_blocking_checked()?;
+        Ok(self.ended())
+    }
+
     /// Blocks for at most `timeout`; `true` when the wait ended, `false` on timeout (the
     /// wait goes on: wait or await again). After `true`, [`outcome`](Self::outcome) says
     /// whether it was signalled or failed.
@@ -593,6 +609,25 @@ impl<R> BlockingTask<R> {
     /// ```
     pub fn wait_deadline(&mut self, deadline: Instant) -> Result<Result<R, Panicked>, Elapsed> {
         Self::timed(self.result.wait_deadline(deadline))
+    }
+
+    /// [`wait_blocking`](Self::wait_blocking) that returns [`WouldDeadlock`] instead of
+    /// blocking inside an SDK callback scope; the task is then intact.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    /// let mut task = anywait::run_blocking(move |_| wait_for_go.recv().is_ok());
+    /// anywait::ffi::callback_scope(|| {
+    ///     assert!(task.wait_blocking_checked().is_err());
+    /// });
+    /// go.send(()).unwrap();
+    /// assert!(task.wait_blocking_checked().unwrap().unwrap());
+    /// ```
+    pub fn wait_blocking_checked(&mut self) -> Result<Result<R, Panicked>, WouldDeadlock> {
+        let result = self.result.wait_blocking_checked()?;
+        Ok(result.unwrap_or_else(|abandoned| Err(not_run(abandoned))))
     }
 
     fn timed(
