@@ -24,6 +24,15 @@
 //!   blocks the SDK's thread.
 //! - `timeout`, `time::timeout_at` and `WaitableFuture::with_timeout` (feature
 //!   `timer`): deadlines that work under every executor, on `async-io`'s timer.
+//! - [`try_waitable()`], [`TryWaitableFuture`], [`TrySharedWaitable`]: the same one-shot
+//!   completion for SDKs that report success or an error code, resolving to
+//!   `Result<T, E>` with one level (the binding's `E: From<Abandoned>`).
+//! - [`ffi`]: the FFI kit — completion handles that survive a misbehaving C SDK
+//!   ([`ffi::Registry`]), panic containment at the `extern "C"` boundary
+//!   ([`ffi::catch_callback`]), deadlock detection on the SDK's threads
+//!   ([`ffi::callback_scope`], [`WouldDeadlock`]) and [`trampoline!`]s for the common
+//!   callback shapes.
+//! - [`panics`]: where panics in hooks anywait runs on other threads go.
 //!
 //! # Wrapping a callback SDK
 //!
@@ -35,48 +44,57 @@
 //! void sdk_cancel(int op_id);
 //! ```
 //!
-//! The binding creates a [`waitable()`] pair, passes the [`Completer`] through `user_data`
-//! with [`Completer::into_raw`], and returns the [`WaitableFuture`], with an
-//! [`on_cancel`](WaitableFuture::on_cancel) hook that tells the SDK to stop if the caller
-//! drops the future:
+//! The binding keeps a `static` [`ffi::Completions`] registry, passes a
+//! [`ffi::CompletionHandle`] through `user_data`, and returns the future, with an
+//! [`on_cancel`](TryWaitableFuture::on_cancel) hook that tells the SDK to stop if the
+//! caller drops it. [`trampoline!`] writes the `extern "C"` callback, with panic
+//! containment built in; a duplicate, late or forged callback is refused, never undefined
+//! behaviour:
 //!
 //! ```
-//! use std::ffi::c_void;
-//! use anywait::{Completer, WaitableFuture};
+//! use anywait::ffi::{CallbackError, Completions};
+//! use anywait::TryWaitableFuture;
 //! # mod sdk {
-//! #     use std::ffi::c_void;
-//! #     pub type Callback = extern "C" fn(*mut c_void, i32);
+//! #     use std::ffi::{c_int, c_void};
+//! #     pub type Callback = extern "C" fn(*mut c_void, c_int);
 //! #     pub unsafe fn sdk_get(cb: Callback, user_data: *mut c_void) -> i32 {
 //! #         let user_data = user_data as usize;
-//! #         std::thread::spawn(move || cb(user_data as *mut c_void, 200));
+//! #         std::thread::spawn(move || cb(user_data as *mut c_void, 0));
 //! #         1
 //! #     }
 //! #     pub unsafe fn sdk_cancel(_op: i32) {}
 //! # }
 //!
-//! /// Runs on an SDK thread, exactly once per operation.
-//! extern "C" fn on_done(user_data: *mut c_void, status: i32) {
-//!     // SAFETY: `user_data` came from `Completer::into_raw` in `get`, and the SDK calls
-//!     // this callback exactly once per operation.
-//!     let completer = unsafe { Completer::<i32>::from_raw(user_data) };
-//!     // Never blocks, never panics; Err(status) just means the caller gave up.
-//!     let _ = completer.complete(status);
+//! static GETS: Completions<()> = Completions::new();
+//!
+//! anywait::trampoline! {
+//!     /// Runs on an SDK thread: status 0 completes with Ok(()), any other status with
+//!     /// Err(CallbackError::Failed(status)). Never blocks, never unwinds into C.
+//!     extern "C" fn on_done(user_data, error_code) completes GETS;
 //! }
 //!
 //! /// The binding's public API: a plain future, plus blocking waits for sync callers.
-//! pub fn get() -> WaitableFuture<i32> {
-//!     let (completer, future) = anywait::waitable();
-//!     // SAFETY: `on_done` matches the SDK's callback type and consumes `user_data` once.
-//!     let op = unsafe { sdk::sdk_get(on_done, completer.into_raw()) };
+//! pub fn get() -> TryWaitableFuture<(), CallbackError> {
+//!     let (handle, future) = GETS.issue();
+//!     // SAFETY: `on_done` matches the SDK's callback type; the handle is an integer.
+//!     let op = unsafe { sdk::sdk_get(on_done, handle.into_user_data()) };
 //!     // SAFETY: `op` is a live operation id; cancelling a finished one is a no-op.
 //!     future.on_cancel(move || unsafe { sdk::sdk_cancel(op) })
 //! }
 //!
 //! // Works under any executor...
-//! assert_eq!(futures::executor::block_on(get()), Ok(200));
+//! assert_eq!(futures::executor::block_on(get()), Ok(()));
 //! // ...and for sync callers.
-//! assert_eq!(get().wait_blocking(), Ok(200));
+//! assert_eq!(get().wait_blocking(), Ok(()));
 //! ```
+//!
+//! For SDKs that promise exactly one callback, [`Completer::into_raw`] /
+//! [`Completer::from_raw`] carry the completer itself through `user_data` (raw mode: no
+//! registry, but a second callback is a double free and a missing one leaves the future
+//! pending — bound it with [`WaitableFuture::wait_timeout`] or `with_timeout`). The guide
+//! [Wrapping a C callback SDK](#wrapping-a-c-callback-sdk) below goes through failed
+//! starts, payloads, duplicates, cancellation, streams, shutdown, panics and the SDK's own
+//! thread, step by step.
 //!
 //! Rules of thumb the primitives are built around:
 //!
@@ -169,12 +187,16 @@
 //! |---|---|
 //! | `on_cancel` hooks, `on_close` hooks, interrupt hooks | the thread that drops the last handle |
 //! | `WaitableFuture::on_complete`, `SharedWaitable::on_complete` | the completing thread (or at once on the registering thread) |
-//! | `StreamFeeder::on_credit` | the consumer's thread, as it takes items |
+//! | `on_credit` hooks (`StreamFeeder::on_credit`, `CallbackStream::on_credit`) | the consumer's thread, as it takes items |
 //! | `wait_on`'s `wait_slice`, `run_blocking`'s closure | an `anywait-waiter-N` pool thread |
 //!
-//! None of them runs under an internal lock. Panics in done-callbacks of a
-//! [`SharedWaitable`], in `wait_slice` and in `run_blocking` closures are caught (never
-//! unwinding into an SDK thread) and reported; see each item's docs.
+//! None of them runs under an internal lock, and a panic in any of them never unwinds
+//! into the thread that runs it: hooks' panics go to the [panic handler](panics)
+//! (`SharedWaitable`'s done-callbacks keep theirs for
+//! [`take_callback_panics`](SharedWaitable::take_callback_panics)); panics in `wait_slice`
+//! and in `run_blocking` closures reach the awaiting side as [`Panicked`].
+//!
+#![doc = include_str!("guide_c_sdk.md")]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
