@@ -1,312 +1,501 @@
-//! A tour of anywait: a small simulated callback SDK, running an event-loop thread of its
-//! own, completes operations that are awaited under several executors and waited on
-//! blockingly; one operation is canceled by its caller and one is abandoned by the SDK.
-//! Then one result is shared by a task, a thread and a done-callback, a response body
-//! arrives as a `Stream` through a credit window, and the SDK's shutdown is an
-//! `AsyncEvent` set from its own thread.
+//! A tour of anywait: a simulated C SDK — C-shaped functions that take `extern "C"`
+//! callbacks and a `void *user_data`, answered from an event-loop thread of its own — is
+//! wrapped into plain futures, awaited under six executors and waited on blockingly. Then:
+//! a done-callback, a cancellation the SDK sees, an SDK that calls back twice or never, a
+//! result shared by a real task and a real thread, a response body larger than its read
+//! window streamed with flow control, and the SDK's shutdown as an `AsyncEvent`.
 //!
-//! Run it with `cargo run --example tour`.
+//! Run it with `cargo run --example tour`. Its output is the same on every run.
 
-use std::collections::HashMap;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use anywait::{Completer, WaitError, WaitableFuture};
+use anywait::ffi::{CallbackError, Completions, Feeders, Setters};
+use anywait::{callback_stream, AsyncEvent, EventSetter, StreamPolicy, TryWaitableFuture};
 
-/// A stand-in for a C SDK: requests go to its event-loop thread, which answers each one
-/// by calling the request's callback from that thread, like the AWS CRT's event loops do.
+/// A stand-in for a C SDK, with C's calling conventions: every entry point takes an
+/// `extern "C"` callback and a `void *user_data`, and the SDK calls back from its own
+/// event-loop thread (as the AWS CRT's event loops do). Payload buffers are valid only
+/// during the callback: the SDK scribbles over them and frees them right after.
 mod sdk {
     use super::*;
+    use std::collections::HashMap;
 
-    pub type Callback = Box<dyn FnOnce(Result<String, i32>) + Send>;
+    pub type GetCallback =
+        extern "C" fn(user_data: *mut c_void, error_code: c_int, payload: *const u8, len: usize);
+    pub type ChunkCallback = extern "C" fn(user_data: *mut c_void, chunk: *const u8, len: usize);
+    pub type FinalCallback = extern "C" fn(user_data: *mut c_void, error_code: c_int);
+    pub type ShutdownCallback = extern "C" fn(user_data: *mut c_void);
 
-    /// The SDK's body callback: offered each chunk; returns false to stop the transfer.
-    pub type BodyCallback = Box<dyn FnMut(Vec<u8>) -> bool + Send>;
+    pub const ECANCELED: c_int = 125;
+    pub const CHUNK: usize = 16 * 1024;
+
+    /// `user_data` as C keeps it: an address, sendable to the event loop.
+    #[derive(Clone, Copy)]
+    struct UserData(usize);
+
+    impl UserData {
+        fn ptr(self) -> *mut c_void {
+            std::ptr::null_mut::<u8>().wrapping_add(self.0).cast()
+        }
+    }
 
     enum Request {
         Get {
-            id: u64,
+            op: u64,
             key: String,
-            done: Callback,
+            cb: GetCallback,
+            user_data: UserData,
         },
         Cancel {
-            id: u64,
-        },
-        Download {
-            chunks: usize,
-            on_body: BodyCallback,
-            on_done: Box<dyn FnOnce() + Send>,
+            op: u64,
         },
         Flush,
+        Download {
+            op: u64,
+            chunks: usize,
+            window: usize,
+            on_chunk: ChunkCallback,
+            on_final: FinalCallback,
+            user_data: UserData,
+        },
+        UpdateWindow {
+            op: u64,
+            bytes: usize,
+        },
         Shutdown {
-            on_shutdown: Box<dyn FnOnce() + Send>,
+            cb: ShutdownCallback,
+            user_data: UserData,
         },
     }
 
-    /// The SDK handle. Cloning it shares the event loop.
-    #[derive(Clone)]
-    pub struct Client {
-        requests: mpsc::Sender<Request>,
-        next_id: Arc<Mutex<u64>>,
+    struct Download {
+        remaining: usize,
+        open: usize,
+        on_chunk: ChunkCallback,
+        on_final: FinalCallback,
+        user_data: UserData,
     }
 
-    impl Client {
-        /// Starts the event-loop thread.
-        pub fn start() -> (Client, thread::JoinHandle<()>) {
-            let (requests, inbox) = mpsc::channel();
-            let event_loop = thread::Builder::new()
-                .name("sdk-event-loop".into())
-                .spawn(move || run(inbox))
-                .expect("spawn the SDK event loop");
-            let client = Client {
-                requests,
-                next_id: Arc::new(Mutex::new(0)),
-            };
-            (client, event_loop)
-        }
+    static REQUESTS: Mutex<Option<mpsc::Sender<Request>>> = Mutex::new(None);
+    static NEXT_OP: AtomicUsize = AtomicUsize::new(1);
+    pub static WINDOW_UPDATES: AtomicUsize = AtomicUsize::new(0);
+    pub static CANCELS: AtomicUsize = AtomicUsize::new(0);
 
-        /// Starts a GET. Keys starting with `slow/` are held until `flush`; the key `lost`
-        /// is dropped by the SDK without ever calling back (a bug real SDKs have).
-        pub fn get(&self, key: &str, done: Callback) -> u64 {
-            let id = {
-                let mut next = self.next_id.lock().unwrap();
-                *next += 1;
-                *next
-            };
-            let key = key.to_string();
-            let _ = self.requests.send(Request::Get { id, key, done });
-            id
+    fn send(request: Request) {
+        if let Some(requests) = REQUESTS.lock().unwrap().as_ref() {
+            let _ = requests.send(request);
         }
+    }
 
-        /// Asks the SDK to cancel an operation; it answers the callback with an error
-        /// status if the operation was still pending.
-        pub fn cancel(&self, id: u64) {
-            let _ = self.requests.send(Request::Cancel { id });
-        }
+    /// `sdk_init()`: starts the event loop.
+    pub fn init() -> thread::JoinHandle<()> {
+        let (requests, inbox) = mpsc::channel();
+        *REQUESTS.lock().unwrap() = Some(requests);
+        thread::Builder::new()
+            .name("sdk-event-loop".into())
+            .spawn(move || run(inbox))
+            .expect("spawn the SDK event loop")
+    }
 
-        /// Completes every held (`slow/`) operation.
-        pub fn flush(&self) {
-            let _ = self.requests.send(Request::Flush);
+    /// `int sdk_get(const char *key, sdk_get_cb cb, void *user_data, uint64_t *op)`.
+    /// Returns non-zero (and never calls back) for an empty key. Keys starting with
+    /// `slow/` are held until `sdk_flush`; `twice` is answered twice (a bug); `lost` is
+    /// never answered (another).
+    pub fn get(key: &str, cb: GetCallback, user_data: *mut c_void, op: &mut u64) -> c_int {
+        if key.is_empty() {
+            return 22; // EINVAL
         }
+        *op = NEXT_OP.fetch_add(1, Ordering::Relaxed) as u64;
+        let user_data = UserData(user_data as usize);
+        send(Request::Get {
+            op: *op,
+            key: key.to_string(),
+            cb,
+            user_data,
+        });
+        0
+    }
 
-        /// Streams `chunks` chunks of 16 KiB to `on_body`, then calls `on_done`, all from
-        /// the event-loop thread.
-        pub fn download(
-            &self,
-            chunks: usize,
-            on_body: BodyCallback,
-            on_done: impl FnOnce() + Send + 'static,
-        ) {
-            let on_done = Box::new(on_done);
-            let _ = self.requests.send(Request::Download {
-                chunks,
-                on_body,
-                on_done,
-            });
-        }
+    /// `void sdk_cancel(uint64_t op)`: a held operation is answered with ECANCELED.
+    pub fn cancel(op: u64) {
+        CANCELS.fetch_add(1, Ordering::Relaxed);
+        send(Request::Cancel { op });
+    }
 
-        /// Stops the event loop; `on_shutdown` runs on it as its last act.
-        pub fn shutdown(&self, on_shutdown: impl FnOnce() + Send + 'static) {
-            let on_shutdown = Box::new(on_shutdown);
-            let _ = self.requests.send(Request::Shutdown { on_shutdown });
-        }
+    /// `void sdk_flush(void)`: answers every held operation.
+    pub fn flush() {
+        send(Request::Flush);
+    }
+
+    /// `uint64_t sdk_download(size_t chunks, size_t window, ...)`: streams `chunks`
+    /// chunks of 16 KiB, never more than `window` bytes beyond what the reader re-opened
+    /// with `sdk_update_window` (the AWS CRT's read window), then calls `on_final`.
+    pub fn download(
+        chunks: usize,
+        window: usize,
+        on_chunk: ChunkCallback,
+        on_final: FinalCallback,
+        user_data: *mut c_void,
+    ) -> u64 {
+        let op = NEXT_OP.fetch_add(1, Ordering::Relaxed) as u64;
+        let user_data = UserData(user_data as usize);
+        send(Request::Download {
+            op,
+            chunks,
+            window,
+            on_chunk,
+            on_final,
+            user_data,
+        });
+        op
+    }
+
+    /// `void sdk_update_window(uint64_t op, size_t bytes)`.
+    pub fn update_window(op: u64, bytes: usize) {
+        WINDOW_UPDATES.fetch_add(1, Ordering::Relaxed);
+        send(Request::UpdateWindow { op, bytes });
+    }
+
+    /// `void sdk_shutdown(sdk_shutdown_cb cb, void *user_data)`: stops the event loop;
+    /// `cb` is its last act. Operations still held are dropped without a callback.
+    pub fn shutdown(cb: ShutdownCallback, user_data: *mut c_void) {
+        let user_data = UserData(user_data as usize);
+        send(Request::Shutdown { cb, user_data });
+        REQUESTS.lock().unwrap().take();
+    }
+
+    /// Calls `cb` with a payload that is valid only during the call.
+    fn answer(cb: GetCallback, user_data: UserData, code: c_int, value: Option<String>) {
+        let mut buffer = value.map(String::into_bytes).unwrap_or_default();
+        cb(user_data.ptr(), code, buffer.as_ptr(), buffer.len());
+        buffer.fill(0xDD); // what C does with a buffer it owns, right after the call
     }
 
     fn run(inbox: mpsc::Receiver<Request>) {
-        let mut held: HashMap<u64, (String, Callback)> = HashMap::new();
+        let mut held: HashMap<u64, (String, GetCallback, UserData)> = HashMap::new();
+        let mut downloads: HashMap<u64, Download> = HashMap::new();
         for request in inbox {
             match request {
-                Request::Get { key, done, .. } if key == "lost" => drop(done),
-                Request::Get { id, key, done } if key.starts_with("slow/") => {
-                    held.insert(id, (key, done));
+                Request::Get { key, .. } if key == "lost" => {}
+                Request::Get {
+                    op,
+                    key,
+                    cb,
+                    user_data,
+                } if key.starts_with("slow/") => {
+                    held.insert(op, (key, cb, user_data));
                 }
-                Request::Get { key, done, .. } => done(Ok(format!("value of {key}"))),
-                Request::Cancel { id } => {
-                    if let Some((key, done)) = held.remove(&id) {
-                        println!("  [sdk] operation {id} ({key}) canceled on request");
-                        done(Err(-125)); // ECANCELED
+                Request::Get {
+                    key, cb, user_data, ..
+                } => {
+                    answer(cb, user_data, 0, Some(format!("value of {key}")));
+                    if key == "twice" {
+                        answer(cb, user_data, 0, Some("a second answer".into()));
+                    }
+                }
+                Request::Cancel { op } => {
+                    if let Some((_, cb, user_data)) = held.remove(&op) {
+                        answer(cb, user_data, ECANCELED, None);
                     }
                 }
                 Request::Flush => {
-                    for (_, (key, done)) in held.drain() {
-                        done(Ok(format!("value of {key}")));
+                    let mut ops: Vec<_> = held.drain().collect();
+                    ops.sort_by_key(|(op, _)| *op);
+                    for (_, (key, cb, user_data)) in ops {
+                        answer(cb, user_data, 0, Some(format!("value of {key}")));
                     }
                 }
                 Request::Download {
+                    op,
                     chunks,
-                    mut on_body,
-                    on_done,
+                    window,
+                    on_chunk,
+                    on_final,
+                    user_data,
                 } => {
-                    for i in 0..chunks {
-                        if !on_body(vec![i as u8; 16 * 1024]) {
-                            break;
-                        }
-                    }
-                    drop(on_body);
-                    on_done();
+                    let download = Download {
+                        remaining: chunks,
+                        open: window,
+                        on_chunk,
+                        on_final,
+                        user_data,
+                    };
+                    downloads.insert(op, download);
+                    pump(&mut downloads, op);
                 }
-                Request::Shutdown { on_shutdown } => {
-                    on_shutdown();
+                Request::UpdateWindow { op, bytes } => {
+                    if let Some(download) = downloads.get_mut(&op) {
+                        download.open += bytes;
+                        pump(&mut downloads, op);
+                    }
+                }
+                Request::Shutdown { cb, user_data } => {
+                    cb(user_data.ptr());
                     break;
                 }
             }
         }
     }
+
+    /// Sends chunks while the window is open; finishes the download after the last.
+    fn pump(downloads: &mut HashMap<u64, Download>, op: u64) {
+        let Some(d) = downloads.get_mut(&op) else {
+            return;
+        };
+        while d.remaining > 0 && d.open >= CHUNK {
+            let mut chunk = vec![(d.remaining % 251) as u8; CHUNK];
+            (d.on_chunk)(d.user_data.ptr(), chunk.as_ptr(), chunk.len());
+            chunk.fill(0xDD);
+            d.open -= CHUNK;
+            d.remaining -= 1;
+        }
+        if d.remaining == 0 {
+            let d = downloads.remove(&op).expect("present");
+            (d.on_final)(d.user_data.ptr(), 0);
+        }
+    }
 }
 
-/// The binding: what a library author writes with anywait. One function per SDK call,
-/// returning a plain future that works under any executor and for blocking callers.
-fn get(client: &sdk::Client, key: &str) -> WaitableFuture<Result<String, i32>> {
-    let (completer, future): (Completer<_>, _) = anywait::waitable();
-    let id = client.get(
-        key,
-        Box::new(move |result| {
-            // Runs on the SDK's thread. Never blocks; Err(result) if the caller gave up.
-            if let Err(unwanted) = completer.complete(result) {
-                println!("  [binding] result arrived after the caller left: {unwanted:?}");
-            }
-        }),
-    );
-    // If the caller drops the future first, tell the SDK to stop working on it.
-    let canceler = client.clone();
-    future.on_cancel(move || {
-        println!("  [binding] future dropped before completion: canceling operation {id}");
-        canceler.cancel(id);
-    })
+/// The binding: what a library author writes with anywait.
+mod binding {
+    use super::*;
+
+    static GETS: Completions<Vec<u8>> = Completions::new();
+    static BODIES: Feeders<Vec<u8>, CallbackError> = Feeders::new();
+    static SHUTDOWN: Setters = Setters::new();
+
+    anywait::trampoline! {
+        /// The SDK's get callback: copies the payload before returning, completes the
+        /// operation (a duplicate or late call is refused and counted), contains panics.
+        extern "C" fn on_get(user_data, error_code, payload, len) completes GETS;
+    }
+    anywait::trampoline! {
+        /// Per body chunk: copied and pushed, never blocking the event loop.
+        extern "C" fn on_chunk(user_data, payload, len) feeds BODIES;
+    }
+    anywait::trampoline! {
+        /// The body's final callback: finishes the stream and releases its handle.
+        extern "C" fn on_final(user_data, error_code) ends BODIES;
+    }
+
+    extern "C" fn on_shutdown(user_data: *mut c_void) {
+        let handle = anywait::ffi::CompletionHandle::from_user_data(user_data);
+        let _ = anywait::ffi::catch_callback(anywait::ffi::PanicPolicy::Abort, || {
+            let _ = SHUTDOWN.set(handle);
+            let _ = SHUTDOWN.release(handle);
+        });
+    }
+
+    /// `get(key)`: a future of the value, under any executor, or waited on blockingly.
+    /// Dropping it before the SDK answers cancels the operation in the SDK.
+    pub fn get(key: &str) -> TryWaitableFuture<Vec<u8>, CallbackError> {
+        let (handle, future) = GETS.issue();
+        let mut op = 0;
+        if sdk::get(key, on_get, handle.into_user_data(), &mut op) != 0 {
+            // A failed start never calls back: reclaim the handle, resolve at once.
+            let _ = GETS.abandon(handle);
+            return future;
+        }
+        future.on_cancel(move || sdk::cancel(op))
+    }
+
+    /// Late, duplicate and unknown callbacks refused so far.
+    pub fn refused_callbacks() -> usize {
+        GETS.refused()
+    }
+
+    /// Downloads `chunks` chunks through a read window of `window` bytes.
+    pub fn download(
+        chunks: usize,
+        window: usize,
+    ) -> anywait::CallbackStream<Vec<u8>, CallbackError> {
+        let (feeder, body) = callback_stream(StreamPolicy::Window {
+            initial: window,
+            weigh: |chunk: &Vec<u8>| chunk.len(),
+        });
+        let user_data = BODIES
+            .insert(feeder)
+            .expect("a free handle")
+            .into_user_data();
+        let op = sdk::download(chunks, window, on_chunk, on_final, user_data);
+        // The SDK's stream exists now: re-open its window as the consumer takes chunks.
+        body.on_credit(move |bytes| sdk::update_window(op, bytes));
+        body
+    }
+
+    /// Shuts the SDK down; the returned event is set by its shutdown callback. Every
+    /// operation it still held is abandoned: its future resolves with an error.
+    pub fn shutdown() -> (Arc<AsyncEvent>, usize) {
+        let done = Arc::new(AsyncEvent::new());
+        let handle = SHUTDOWN
+            .insert(EventSetter::new(&done))
+            .expect("a free handle");
+        sdk::shutdown(on_shutdown, handle.into_user_data());
+        done.wait_blocking();
+        (done, GETS.abandon_all())
+    }
+}
+
+/// The value as text, or the error: one level, as a binding's users see it.
+fn show(result: Result<Vec<u8>, CallbackError>) -> String {
+    match result {
+        Ok(bytes) => format!("{:?}", String::from_utf8_lossy(&bytes)),
+        Err(error) => format!("error: {error}"),
+    }
 }
 
 fn main() {
-    let (client, event_loop) = sdk::Client::start();
-    println!("anywait tour: a callback SDK with its own event-loop thread\n");
+    let event_loop = sdk::init();
+    println!("anywait tour: a C-style SDK with its own event-loop thread\n");
 
-    println!("1. the same binding awaited under several executors:");
-    let answer = pollster::block_on(get(&client, "pollster"));
-    println!("  pollster:                 {answer:?}");
-    let answer = futures::executor::block_on(get(&client, "futures"));
-    println!("  futures::executor:        {answer:?}");
-    let answer = smol::block_on(get(&client, "smol"));
-    println!("  smol:                     {answer:?}");
-    let answer = tokio::runtime::Builder::new_current_thread()
+    println!("1. one binding, awaited under six executors:");
+    println!(
+        "  pollster:               {}",
+        show(pollster::block_on(binding::get("pollster")))
+    );
+    println!(
+        "  futures::executor:      {}",
+        show(futures::executor::block_on(binding::get("futures")))
+    );
+    println!(
+        "  smol:                   {}",
+        show(smol::block_on(binding::get("smol")))
+    );
+    let current = tokio::runtime::Builder::new_current_thread()
         .build()
-        .unwrap()
-        .block_on(get(&client, "tokio-current-thread"));
-    println!("  tokio (current thread):   {answer:?}");
+        .unwrap();
+    println!(
+        "  tokio (current thread): {}",
+        show(current.block_on(binding::get("tokio")))
+    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let spawned = runtime.spawn(get(&client, "tokio-multi-thread"));
-    let answer = runtime.block_on(spawned).unwrap();
-    println!("  tokio (multi thread):     {answer:?}");
+    let task = runtime.spawn(binding::get("tokio-task")); // a real task on a worker thread
+    println!(
+        "  tokio (spawned task):   {}",
+        show(runtime.block_on(task).unwrap())
+    );
     let executor = async_executor::Executor::new();
-    let task = executor.spawn(get(&client, "async-executor"));
-    let answer = futures::executor::block_on(executor.run(task));
-    println!("  async-executor:           {answer:?}");
+    let task = executor.spawn(binding::get("async-executor"));
+    println!(
+        "  async-executor:         {}",
+        show(futures::executor::block_on(executor.run(task)))
+    );
 
-    println!("\n2. blocking waits for sync callers, with a timeout:");
-    let answer = get(&client, "blocking").wait_blocking();
-    println!("  wait_blocking:            {answer:?}");
-    let mut slow = get(&client, "slow/report");
+    println!("\n2. blocking waits for sync callers:");
+    println!(
+        "  wait_blocking:          {}",
+        show(binding::get("blocking").wait_blocking())
+    );
+    let mut slow = binding::get("slow/report");
     let first = slow.wait_timeout(Duration::from_millis(20));
-    assert_eq!(first, Err(WaitError::Timeout));
-    println!("  wait_timeout(20 ms):      {first:?} (the future is still usable)");
-    client.flush();
-    let answer = slow.wait_timeout(Duration::from_secs(5));
-    println!("  after flush:              {answer:?}");
+    println!(
+        "  wait_timeout(20 ms):    {} (the future is still usable)",
+        show(first)
+    );
+    sdk::flush();
+    println!(
+        "  after the SDK answers:  {}",
+        show(slow.wait_timeout(Duration::from_secs(10)))
+    );
 
-    println!("\n3. many operations in flight at once, joined on one executor:");
-    let futures: Vec<_> = (0..5)
-        .map(|i| get(&client, &format!("batch/{i}")))
-        .collect();
-    let answers = futures::executor::block_on(futures::future::join_all(futures));
-    println!("  {} answers: {:?}", answers.len(), answers.last().unwrap());
-
-    println!("\n4. a done-callback instead of a future (no executor at all):");
+    println!("\n3. a done-callback instead of a future (no executor at all):");
     let (tx, rx) = mpsc::channel();
-    get(&client, "callback").on_complete(move |result| {
-        println!(
-            "  on_complete ran on thread {:?}",
-            thread::current().name().unwrap_or("?")
-        );
-        tx.send(result).unwrap();
-    });
-    println!("  received:                 {:?}", rx.recv().unwrap());
+    let report = move |result| {
+        let thread = thread::current().name().unwrap_or("?").to_string();
+        tx.send((thread, show(result))).unwrap();
+    };
+    binding::get("slow/callback").on_complete(report.clone());
+    sdk::flush(); // the SDK answers after the callback was registered...
+    let (thread, value) = rx.recv().unwrap();
+    println!("  registered first: ran on thread {thread:?} with {value}");
+    let ready = binding::get("ready");
+    // The event loop answers in order: once "barrier" is answered, so is "ready".
+    binding::get("barrier").wait_blocking().unwrap();
+    ready.on_complete(report); // ...or before: then it runs at once, on this thread
+    let (thread, value) = rx.recv().unwrap();
+    println!("  registered after: ran on thread {thread:?} with {value}");
 
-    println!("\n5. cancellation: the caller gives up before the SDK answers:");
-    let slow = get(&client, "slow/abandoned-by-caller");
-    let raced = futures::executor::block_on(async {
+    println!("\n4. cancellation: the caller gives up, the SDK is told:");
+    let slow = binding::get("slow/given-up");
+    let fast = binding::get("fast");
+    let winner = futures::executor::block_on(async {
         futures::select_biased! {
             _ = futures::FutureExt::fuse(slow) => "the slow operation",
-            _ = futures::FutureExt::fuse(get(&client, "fast")) => "the fast operation",
+            _ = futures::FutureExt::fuse(fast) => "the fast operation",
         }
     });
-    println!("  select! finished with {raced}; the slow future was dropped");
-    // The SDK answers the canceled operation on its own thread; complete() hands the
-    // value back to the binding instead of blocking or panicking. (The SDK works in
-    // order, so one more round trip shows that has happened.)
-    let _ = get(&client, "barrier").wait_blocking();
+    println!("  select! finished with {winner}; dropping the slow future canceled it in the SDK");
+    // The SDK answers the canceled operation with ECANCELED; nobody reads it. One more
+    // round trip through the (in-order) event loop shows that has happened.
+    binding::get("barrier").wait_blocking().unwrap();
+    println!(
+        "  the SDK received {} cancel; its late answer was handed to nobody",
+        sdk::CANCELS.load(Ordering::Relaxed)
+    );
 
-    println!("\n6. abandonment: the SDK drops the callback without calling it:");
-    let answer = get(&client, "lost").wait_timeout(Duration::from_secs(5));
-    println!("  wait_timeout:             {answer:?} (an error, not a hang)");
-    assert_eq!(answer, Err(WaitError::Abandoned));
+    println!("\n5. an SDK that misbehaves:");
+    let before = binding::refused_callbacks();
+    println!(
+        "  calls back twice:       {}",
+        show(binding::get("twice").wait_blocking())
+    );
+    binding::get("barrier").wait_blocking().unwrap();
+    println!(
+        "    the second callback was refused ({} refused)",
+        binding::refused_callbacks() - before
+    );
+    println!(
+        "  refuses to start:       {}",
+        show(binding::get("").wait_blocking())
+    );
+    let lost = binding::get("lost"); // never answered: resolved at shutdown (step 8)
 
-    println!("\n7. one result, many waiters (SharedWaitable):");
-    let shared = get(&client, "config").shared();
+    println!("\n6. one result, many waiters: a real task and a real thread:");
+    let shared = binding::get("slow/config").shared();
     let thread_waiter = {
         let shared = shared.clone();
         thread::spawn(move || shared.wait_blocking())
     };
-    shared.on_complete(|result| println!("  done-callback saw:        {result:?}"));
-    let from_task = futures::executor::block_on(shared.clone());
-    println!("  a task got:               {from_task:?}");
+    let task = runtime.spawn(shared.clone());
+    sdk::flush();
     println!(
-        "  a thread got:             {:?}",
-        thread_waiter.join().unwrap()
+        "  the thread got:         {}",
+        show(thread_waiter.join().unwrap())
+    );
+    println!(
+        "  the task got:           {}",
+        show(runtime.block_on(task).unwrap())
     );
 
-    println!("\n8. a response body as a Stream with a credit window:");
-    let (feeder, body) =
-        anywait::callback_stream::<Vec<u8>, String>(anywait::StreamPolicy::Window {
-            initial: 256 * 1024,
-            weigh: |chunk: &Vec<u8>| chunk.len(),
-        });
-    let reopened = Arc::new(Mutex::new(0usize));
-    let credit = reopened.clone();
-    feeder.on_credit(move |bytes| *credit.lock().unwrap() += bytes);
-    // The SDK's body callback pushes on its own thread and never blocks; a real binding
-    // pauses the transfer when the window is used up and resumes it from on_credit.
-    let body_feeder = feeder.clone();
-    client.download(
-        8,
-        Box::new(move |chunk| match body_feeder.push(chunk) {
-            Ok(()) => true,
-            Err(rejected) => {
-                println!("  [binding] chunk refused: {rejected}");
-                false
-            }
-        }),
-        move || {
-            feeder.finish();
-        },
-    );
-    let bytes = smol::block_on(futures::StreamExt::fold(
-        body,
-        0,
-        |total, chunk| async move { total + chunk.map_or(0, |c| c.len()) },
-    ));
+    println!("\n7. a body larger than its read window, as a Stream:");
+    const WINDOW: usize = 64 * 1024;
+    let chunks = 64; // 1 MiB: sixteen windows' worth
+    let mut body = binding::download(chunks, WINDOW);
+    let (mut bytes, mut peak) = (0, 0);
+    while let Some(chunk) = body.next_blocking() {
+        bytes += chunk.expect("the body arrives whole").len();
+        peak = peak.max(body.stats().buffered_weight);
+    }
     println!(
-        "  received {bytes} bytes; the consumer re-opened {} bytes of window",
-        *reopened.lock().unwrap()
+        "  received {} KiB through a {} KiB window; the consumer re-opened it {} times",
+        bytes / 1024,
+        WINDOW / 1024,
+        sdk::WINDOW_UPDATES.load(Ordering::Relaxed)
+    );
+    println!(
+        "  the stream never held more than the window: {}",
+        peak <= WINDOW
     );
 
-    println!("\n9. the SDK's shutdown as an AsyncEvent (set from its own thread):");
-    let shut_down = Arc::new(anywait::AsyncEvent::new());
-    let setter = anywait::EventSetter::new(&shut_down);
-    let waiting_task = shut_down.clone().wait_owned();
-    client.shutdown(move || setter.set());
-    futures::executor::block_on(waiting_task);
-    assert!(shut_down.wait_timeout(Duration::from_secs(5)));
-    println!("  a task and a thread both saw the event set");
+    println!("\n8. shutdown: an AsyncEvent set from the SDK's thread, nothing left hanging:");
+    let (shut_down, abandoned) = binding::shutdown();
+    println!("  shutdown complete:      {}", shut_down.is_set());
+    println!("  operations abandoned:   {abandoned}");
+    println!("  the lost operation:     {}", show(lost.wait_blocking()));
     event_loop.join().unwrap();
-    println!("\ndone: every operation was answered, canceled or reported abandoned.");
+    println!("\ndone: every operation was answered, canceled, refused or reported abandoned.");
 }
