@@ -81,8 +81,8 @@ use futures_core::FusedFuture;
 
 use crate::error::{Abandoned, WaitError, WouldDeadlock};
 use crate::event::AsyncEvent;
-use crate::sync::Mutex;
-use crate::WaitableFuture;
+use crate::sync::{lock, Mutex};
+use crate::waitable::WaitableFuture;
 
 type Callback<T> = Box<dyn FnOnce(Result<T, Abandoned>) + Send>;
 
@@ -145,12 +145,6 @@ impl<T> Waiting<T> {
             Slot::Free { .. } => unreachable!("a handle frees its own slot once"),
         }
     }
-}
-
-fn lock<G>(mutex: &Mutex<G>) -> crate::sync::MutexGuard<'_, G> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<T> Shared<T> {

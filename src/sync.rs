@@ -101,6 +101,14 @@ mod imp {
 
 pub(crate) use imp::*;
 
+/// Locks `mutex`, ignoring poison: no anywait code panics while holding one of its locks,
+/// and a user panic elsewhere must never make a primitive unusable.
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Declares a `const fn` that is a plain `fn` under loom, whose types have no const
 /// constructors. Keeps `AsyncEvent::new` usable in a `static` without a cfg at each site.
 macro_rules! const_fn_unless_loom {

@@ -39,7 +39,7 @@ use pin_project_lite::pin_project;
 
 use crate::error::Abandoned;
 use crate::try_waitable::TryWaitableFuture;
-use crate::WaitableFuture;
+use crate::waitable::WaitableFuture;
 
 /// The deadline passed first; the one timeout error of the crate, defined in its error
 /// module beside [`WaitError`](crate::WaitError) and re-exported here.

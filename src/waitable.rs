@@ -237,9 +237,7 @@ impl<T> Completer<T> {
     /// assert_eq!(future.wait_blocking(), Ok(0));
     /// ```
     pub fn into_raw(self) -> *mut c_void {
-        let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never dropped, so the Tx inside is moved out exactly once.
-        let tx = unsafe { std::ptr::read(&this.tx) };
+        let Completer { tx } = self;
         tx.into_raw().cast()
     }
 

@@ -3,7 +3,6 @@
 //! for any number of waiters ([`queue`]). Most of the crate's
 //! `unsafe` lives here; the public primitives are thin, safe layers on top.
 
-pub(crate) mod batch;
 pub(crate) mod handles;
 pub(crate) mod oneshot;
 pub(crate) mod queue;

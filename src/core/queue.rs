@@ -128,10 +128,7 @@ impl WaitQueue {
     }
 
     fn lock(&self) -> MutexGuard<'_, List> {
-        // No code that can panic runs under this lock, but never propagate poison anyway.
-        self.list
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.list)
     }
 
     /// Polls `node` as a waiter.

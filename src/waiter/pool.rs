@@ -301,9 +301,7 @@ impl fmt::Debug for Waiters {
 
 impl Pool {
     fn lock(&self) -> MutexGuard<'_, PoolState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Queues `job`; wakes an idle thread or starts a new one if under the limit.

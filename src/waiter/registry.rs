@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use crate::event::AsyncEvent;
 use crate::panics::{contain, HookKind};
-use crate::sync::{AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 
 /// An interrupt hook: pokes a blocked foreign wait so it returns early.
 pub(crate) type Interrupt = Arc<dyn Fn() + Send + Sync>;
@@ -79,11 +79,7 @@ impl Foreign {
         if self.signaled.is_set() {
             return;
         }
-        let interrupt = self
-            .interrupt
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
+        let interrupt = lock(&self.interrupt).clone();
         if let Some(interrupt) = interrupt {
             contain(HookKind::InterruptHook, || interrupt());
         }
@@ -98,10 +94,8 @@ impl Foreign {
     /// Sets (replaces) the interrupt hook. Called through a live awaiter, so the wait is
     /// not canceled yet and the last detach will see the hook.
     pub(crate) fn set_interrupt(&self, interrupt: Interrupt) {
-        *self
-            .interrupt
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(interrupt);
+        let old = lock(&self.interrupt).replace(interrupt);
+        drop(old); // outside the lock
     }
 
     /// Records that the foreign wait panicked, and releases every awaiter.
@@ -134,10 +128,7 @@ impl Registry {
     /// Joins the live wait on `key` or, if there is none, registers a new entry. Returns
     /// the entry and whether the caller must start its helper.
     pub(crate) fn attach(&self, key: usize) -> (Arc<Foreign>, bool) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = lock(&self.entries);
         if let Some(entry) = entries.get(&key).and_then(Weak::upgrade) {
             if entry.try_attach() {
                 return (entry, false);
@@ -150,10 +141,7 @@ impl Registry {
 
     /// Forgets `entry` (its helper is leaving) unless a newer entry took its key.
     pub(crate) fn leave(&self, key: usize, entry: &Arc<Foreign>) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = lock(&self.entries);
         if entries
             .get(&key)
             .is_some_and(|current| std::ptr::eq(current.as_ptr(), Arc::as_ptr(entry)))
@@ -164,9 +152,6 @@ impl Registry {
 
     /// How many keys have a registered wait (for tests and debugging).
     pub(crate) fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .len()
+        lock(&self.entries).len()
     }
 }
