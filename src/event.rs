@@ -59,20 +59,11 @@
 //! An SDK that reports an event through a C callback takes an [`EventSetter`] through
 //! its `user_data`: see [`EventSetter::into_raw`] and [`EventSetter::set_raw`].
 
-// Implementation: the state word holds SET (bit 0), QUEUED (bit 1: the wait queue may be
-// non-empty, so set() must lock it) and the generation (the rest), which counts set()s
-// that found the event unset. Waiters register in `core::queue::WaitQueue` with the
-// generation as their epoch; set() moves the generation on, clears QUEUED and, if QUEUED
-// was set, wakes every node of an older epoch. A waiter's admission check and its QUEUED
-// publication are one compare-exchange under the queue lock, so a set() either changes the
-// word first (the waiter sees it and does not queue) or sees QUEUED (and takes the lock,
-// after the waiter is linked). The generation wraps after 2^62 sets on 64-bit targets but
-// after only 2^30 on 32-bit ones, so it is kept in place (a multiple of GENERATION_ONE,
-// wrapping with the whole word) and the queue orders epochs with wrapping arithmetic.
+// Implementation: the state machine and the waiting body are `crate::core::latch`; this
+// module is the public surface over them.
 
 use std::fmt;
 use std::future::Future;
-use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -81,20 +72,10 @@ use std::time::{Duration, Instant};
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
-use crate::core::queue::{WaitNode, WaitQueue};
-use crate::core::waiter::{would_deadlock, Deadline, NewWaiter};
+use crate::core::latch::{Latch, LatchRef, LatchWait};
+use crate::core::waiter::{would_deadlock, Deadline};
 use crate::error::WouldDeadlock;
-use crate::sync::{const_fn_unless_loom, AtomicUsize, Ordering};
-
-const SET: usize = 1;
-const QUEUED: usize = 2;
-const GENERATION_ONE: usize = 4;
-
-/// The generation bits of `state`, in place: they wrap together with `usize`, which the
-/// queue's wrapping epoch order relies on.
-fn generation(state: usize) -> usize {
-    state & !(SET | QUEUED)
-}
+use crate::sync::const_fn_unless_loom;
 
 /// A latched event: [`set`](Self::set) by any thread, awaited by any number of tasks on
 /// any executor and waited on by any number of threads.
@@ -113,8 +94,7 @@ fn generation(state: usize) -> usize {
 /// assert!(READY.is_set());
 /// ```
 pub struct AsyncEvent {
-    state: AtomicUsize,
-    queue: WaitQueue,
+    latch: Latch,
 }
 
 impl AsyncEvent {
@@ -129,8 +109,7 @@ impl AsyncEvent {
         /// ```
         pub fn new() -> AsyncEvent {
             AsyncEvent {
-                state: AtomicUsize::new(0),
-                queue: WaitQueue::new(),
+                latch: Latch::new(),
             }
         }
     }
@@ -146,8 +125,7 @@ impl AsyncEvent {
     /// ```
     #[inline]
     pub fn is_set(&self) -> bool {
-        // ORDERING: Acquire: whoever sees the event set sees what the setter did before.
-        self.state.load(Ordering::Acquire) & SET != 0
+        self.latch.is_set()
     }
 
     /// Sets the event and releases every current waiter; later waits complete at once
@@ -167,37 +145,7 @@ impl AsyncEvent {
     /// ```
     #[inline]
     pub fn set(&self) {
-        // ORDERING: Acquire for the early return (as `is_set`).
-        let s = self.state.load(Ordering::Acquire);
-        if s & SET == 0 {
-            self.set_slow(s);
-        }
-    }
-
-    /// `set()` on an event that looked unset: move the generation on, wake the queue.
-    #[cold]
-    #[inline(never)]
-    fn set_slow(&self, mut s: usize) {
-        loop {
-            if s & SET != 0 {
-                return;
-            }
-            let new = (s.wrapping_add(GENERATION_ONE) | SET) & !QUEUED;
-            // ORDERING: Release: waiters that see the new generation see the setter's
-            // writes; Acquire: QUEUED comes with the waiters' registration.
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    if s & QUEUED != 0 {
-                        self.queue.notify_before(generation(new));
-                    }
-                    return;
-                }
-                Err(actual) => s = actual,
-            }
-        }
+        self.latch.set();
     }
 
     /// Unsets the event. Waits created after this wait for the next [`set`](Self::set);
@@ -213,8 +161,7 @@ impl AsyncEvent {
     /// ```
     #[inline]
     pub fn clear(&self) {
-        // ORDERING: Release/Acquire so clear() is ordered with set()s around it.
-        self.state.fetch_and(!SET, Ordering::AcqRel);
+        self.latch.clear();
     }
 
     /// A future that completes when the event is set (see the module docs for the exact
@@ -236,7 +183,7 @@ impl AsyncEvent {
     #[inline]
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
-            inner: Wait::new(self),
+            inner: LatchWait::new(self),
         }
     }
 
@@ -255,7 +202,7 @@ impl AsyncEvent {
     /// ```
     pub fn wait_owned(self: &Arc<Self>) -> OwnedEventWait {
         OwnedEventWait {
-            inner: Wait::new(Arc::clone(self)),
+            inner: LatchWait::new(Arc::clone(self)),
         }
     }
 
@@ -277,7 +224,7 @@ impl AsyncEvent {
     /// a wait that would block unwinds with a [`WouldDeadlock`] payload instead of hanging
     /// the SDK's thread; [`wait_blocking_checked`](Self::wait_blocking_checked) returns it.
     pub fn wait_blocking(&self) {
-        if !self.wait_until(self.generation(), Deadline::Never) {
+        if !self.latch.wait_blocking(Deadline::Never) {
             would_deadlock();
         }
     }
@@ -296,7 +243,7 @@ impl AsyncEvent {
     /// assert_eq!(event.wait_blocking_checked(), Ok(()));
     /// ```
     pub fn wait_blocking_checked(&self) -> Result<(), WouldDeadlock> {
-        if self.wait_until(self.generation(), Deadline::Never) {
+        if self.latch.wait_blocking(Deadline::Never) {
             Ok(())
         } else {
             Err(WouldDeadlock)
@@ -317,7 +264,7 @@ impl AsyncEvent {
     /// assert!(event.wait_timeout(Duration::from_millis(1)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(self.generation(), Deadline::after(timeout))
+        self.latch.wait_blocking(Deadline::after(timeout))
     }
 
     /// Blocks until `deadline` at the latest. Returns `true` when released by the event,
@@ -332,55 +279,7 @@ impl AsyncEvent {
     /// assert!(!event.wait_deadline(Instant::now() + Duration::from_millis(1)));
     /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
-        self.wait_until(self.generation(), Deadline::At(deadline))
-    }
-
-    #[inline]
-    fn generation(&self) -> usize {
-        // ORDERING: Acquire, as `is_set`.
-        generation(self.state.load(Ordering::Acquire))
-    }
-
-    /// Whether a wait created in generation `created` is done: lock-free.
-    #[inline]
-    fn released(&self, created: usize) -> bool {
-        // ORDERING: Acquire, as `is_set`.
-        let s = self.state.load(Ordering::Acquire);
-        s & SET != 0 || generation(s) != created
-    }
-
-    /// Under the queue lock: `None` if a wait created in `created` is done, else publishes
-    /// QUEUED and returns the epoch to queue with.
-    fn admit(&self, created: usize) -> Option<usize> {
-        // ORDERING: Acquire, as `is_set`.
-        let mut s = self.state.load(Ordering::Acquire);
-        loop {
-            if s & SET != 0 || generation(s) != created {
-                return None;
-            }
-            if s & QUEUED != 0 {
-                return Some(created);
-            }
-            // ORDERING: AcqRel pairs with set()'s compare-exchange on the same word.
-            match self.state.compare_exchange_weak(
-                s,
-                s | QUEUED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Some(created),
-                Err(actual) => s = actual,
-            }
-        }
-    }
-
-    fn wait_until(&self, created: usize, deadline: Deadline) -> bool {
-        if self.released(created) {
-            return true;
-        }
-        let node = std::pin::pin!(WaitNode::new());
-        self.queue
-            .wait(node.as_ref(), deadline, || self.admit(created))
+        self.latch.wait_blocking(Deadline::At(deadline))
     }
 }
 
@@ -389,12 +288,9 @@ impl AsyncEvent {
     /// An unset event whose generation counter wraps round after `sets` more set()s, to
     /// test the wrap without 2^62 (or, on 32-bit targets, 2^30) calls.
     pub(crate) fn near_generation_wrap(sets: usize) -> AsyncEvent {
-        let event = AsyncEvent::new();
-        event.state.store(
-            0usize.wrapping_sub(sets * GENERATION_ONE),
-            Ordering::Relaxed,
-        );
-        event
+        AsyncEvent {
+            latch: Latch::near_generation_wrap(sets),
+        }
     }
 }
 
@@ -412,71 +308,22 @@ impl fmt::Debug for AsyncEvent {
     }
 }
 
-pin_project! {
-    /// The shared body of [`EventWait`], [`OwnedEventWait`] and every other future that
-    /// waits for an `AsyncEvent` (e.g. `SharedWaitable`): the waiter node lives here.
-    pub(crate) struct Wait<E: Deref<Target = AsyncEvent>> {
-        event: E,
-        created: usize,
-        done: bool,
-        #[pin]
-        node: WaitNode,
-    }
-
-    impl<E: Deref<Target = AsyncEvent>> PinnedDrop for Wait<E> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            this.event.queue.remove(this.node.as_ref());
-        }
+impl AsyncEvent {
+    /// The latch inside, for crate primitives whose futures wait on it.
+    pub(crate) fn latch(&self) -> &Latch {
+        &self.latch
     }
 }
 
-impl<E: Deref<Target = AsyncEvent>> Wait<E> {
-    /// A wait on `event`, created now (this fixes the generation it waits past).
-    #[inline]
-    pub(crate) fn new(event: E) -> Self {
-        let created = event.generation();
-        Wait {
-            event,
-            created,
-            done: false,
-            node: WaitNode::new(),
-        }
+impl LatchRef for &AsyncEvent {
+    fn latch(&self) -> &Latch {
+        &self.latch
     }
+}
 
-    /// The event this waits on.
-    #[inline]
-    pub(crate) fn source(&self) -> &E {
-        &self.event
-    }
-
-    /// Whether `poll_wait` has returned `Ready`.
-    #[inline]
-    pub(crate) fn is_done(&self) -> bool {
-        self.done
-    }
-
-    /// Polls the wait; `Ready` once released (and on every poll after that).
-    #[inline]
-    pub(crate) fn poll_wait(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        if *this.done {
-            return Poll::Ready(());
-        }
-        let event: &AsyncEvent = this.event;
-        let created = *this.created;
-        let node = this.node.as_ref();
-        // Before the first registration a lock-free check suffices.
-        let ready = (!node.is_linked() && event.released(created))
-            || event
-                .queue
-                .poll(node, NewWaiter::Task(cx.waker()), || event.admit(created))
-                .is_ready();
-        if ready {
-            *this.done = true;
-            return Poll::Ready(());
-        }
-        Poll::Pending
+impl LatchRef for Arc<AsyncEvent> {
+    fn latch(&self) -> &Latch {
+        &self.latch
     }
 }
 
@@ -494,7 +341,7 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct EventWait<'a> {
         #[pin]
-        inner: Wait<&'a AsyncEvent>,
+        inner: LatchWait<&'a AsyncEvent>,
     }
 }
 
@@ -515,7 +362,7 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct OwnedEventWait {
         #[pin]
-        inner: Wait<Arc<AsyncEvent>>,
+        inner: LatchWait<Arc<AsyncEvent>>,
     }
 }
 

@@ -4,6 +4,7 @@
 //! `unsafe` lives here; the public primitives are thin, safe layers on top.
 
 pub(crate) mod handles;
+pub(crate) mod latch;
 pub(crate) mod oneshot;
 pub(crate) mod queue;
 pub(crate) mod slot;

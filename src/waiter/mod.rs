@@ -69,7 +69,6 @@ mod registry;
 
 use std::fmt;
 use std::future::Future;
-use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -84,8 +83,9 @@ pub use self::pool::{
     Waiters, WaitersBuilder, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_SLICE,
 };
 use self::registry::{Foreign, Interrupt};
+use crate::core::latch::LatchWait;
 use crate::error::{panic_message, Abandoned, Elapsed, Panicked, WaitError, WouldDeadlock};
-use crate::event::{AsyncEvent, EventWait, Wait};
+use crate::event::{AsyncEvent, EventWait};
 use crate::waitable::{waitable, WaitableFuture};
 
 /// Waits on a foreign blocking event from the [global pool](Waiters::global): see
@@ -316,17 +316,6 @@ where
     (BlockingTask { result: future }, job)
 }
 
-/// Lets the event-wait machinery reach the `AsyncEvent` inside a `Foreign`.
-struct SignaledRef(Arc<Foreign>);
-
-impl Deref for SignaledRef {
-    type Target = AsyncEvent;
-
-    fn deref(&self) -> &AsyncEvent {
-        &self.0.signaled
-    }
-}
-
 pin_project! {
     /// A foreign blocking wait as a future; from [`wait_on`], [`Waiters::wait_on`] or
     /// [`Waiters::wait_on_keyed`].
@@ -346,12 +335,12 @@ pin_project! {
     #[must_use = "dropping a ForeignWait cancels the wait"]
     pub struct ForeignWait {
         #[pin]
-        wait: Wait<SignaledRef>,
+        wait: LatchWait<Arc<Foreign>>,
     }
 
     impl PinnedDrop for ForeignWait {
         fn drop(this: Pin<&mut Self>) {
-            this.project().wait.source().0.detach();
+            this.project().wait.source().detach();
         }
     }
 }
@@ -359,12 +348,12 @@ pin_project! {
 impl ForeignWait {
     fn new(entry: Arc<Foreign>) -> Self {
         ForeignWait {
-            wait: Wait::new(SignaledRef(entry)),
+            wait: LatchWait::new(entry),
         }
     }
 
     fn entry(&self) -> &Foreign {
-        &self.wait.source().0
+        self.wait.source()
     }
 
     /// Attaches an interrupt hook: when the wait is canceled (the last awaiter dropped

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
+use crate::core::latch::{Latch, LatchRef};
 use crate::event::AsyncEvent;
 use crate::panics::{contain, HookKind};
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
@@ -107,6 +108,12 @@ impl Foreign {
     /// The panic message of a foreign wait that panicked.
     pub(crate) fn failure(&self) -> Option<&str> {
         self.failure.get().map(String::as_str)
+    }
+}
+
+impl LatchRef for Arc<Foreign> {
+    fn latch(&self) -> &Latch {
+        self.signaled.latch()
     }
 }
 
