@@ -214,9 +214,12 @@ impl<T> Completer<T> {
     /// Turns the completer into a pointer for a C callback's `user_data`.
     ///
     /// The pointer owns the completer. Pass it to [`Completer::from_raw`] **exactly once**:
-    /// never calling it leaks the block and leaves the future pending forever; calling it
-    /// twice is a double free. (For SDKs that may call back zero or two times, wrap the
-    /// pointer in a handle that enforces this before converting back.)
+    /// never calling it leaks the block and leaves the future pending forever (bound the
+    /// wait with [`wait_timeout`](WaitableFuture::wait_timeout) or `with_timeout`); calling
+    /// it twice is a double free. For SDKs that may call back zero or two times, use the
+    /// checked handles of [`ffi::Completions`](crate::ffi::Completions) instead: a
+    /// duplicate is refused, and [`abandon_all`](crate::ffi::Registry::abandon_all)
+    /// resolves what never comes.
     ///
     /// # Examples
     ///
