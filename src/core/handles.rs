@@ -20,15 +20,17 @@
 //!     ▲                                                  │   │ ▲
 //!     │ free: generation + 1, kind says why              │   │ │ with(): users ± 1
 //!     │                                                  │   └─┘
-//!     │         take / release with no user: TAKEN       │ release while users > 0:
-//!     ├──────────────── (taker owns the value) ◄─────────┤ RELEASING (no new users;
-//!     │                                                  │ the last user out frees)
-//!     └──────────────────────────────────────────────────┘
+//!     │  take: straight to FREED_TAKEN(gen + 1)          │ release while users > 0:
+//!     ├──────── (the taker reads the value, then ◄───────┤ RELEASING (no new users;
+//!     │          pushes the slot on the free stack)      │ the last user out frees)
+//!     │  release / abandon with no user: TAKEN, then     │
+//!     └──────── freed once the value is dropped ◄────────┘
 //! ```
 //!
-//! Only the side that moved a slot to `TAKEN` (or the last user out of a `RELEASING`
-//! slot) touches the value cell; only the side that popped a free slot writes it. Nobody
-//! waits for anybody: no spinning, no lock.
+//! Only the side that moved a slot out of `OCCUPIED` (or the last user out of a
+//! `RELEASING` slot) touches the value cell, until it pushes the slot on the free stack;
+//! only the side that popped a free slot writes it. Nobody waits for anybody: no spinning,
+//! no lock.
 
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -115,8 +117,9 @@ impl<V> Slot<V> {
     /// Moves the value out.
     ///
     /// # Safety
-    /// - The caller owns the value cell (moved the slot to `TAKEN`, or is the last user
-    ///   of a `RELEASING` slot) and it holds a value.
+    /// - The caller owns the value cell (moved the slot out of `OCCUPIED` and has not
+    ///   pushed it on the free stack, or is the last user of a `RELEASING` slot) and it
+    ///   holds a value.
     unsafe fn read(&self) -> V {
         // SAFETY: forwarded from this function's contract.
         self.value
@@ -142,10 +145,21 @@ pub(crate) struct Table<V> {
     /// Fresh indices handed out so far (slots below it exist once their segment is set).
     allocated: AtomicUsize,
     /// The free stack: `(tag << HALF) | (index + 1)`, 0 when empty. The tag, bumped by
-    /// every push and pop, defeats ABA.
-    free_head: AtomicUsize,
-    /// Values held (inserted, not yet taken, released or abandoned).
-    live: AtomicUsize,
+    /// every push and pop, defeats ABA. On a cache line of its own: every insert and free
+    /// writes it, and it should not drag `allocated` or the segment table along.
+    free_head: CachePadded<AtomicUsize>,
+}
+
+/// Keeps a hot atomic on a cache line of its own.
+#[repr(align(64))]
+struct CachePadded<T>(T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 // SAFETY: values move between threads through the table (`V: Send`) and `with` lends
@@ -162,16 +176,21 @@ impl<V> Table<V> {
             Table {
                 segments: crate::sync::null_ptr_array(),
                 allocated: AtomicUsize::new(0),
-                free_head: AtomicUsize::new(0),
-                live: AtomicUsize::new(0),
+                free_head: CachePadded(AtomicUsize::new(0)),
             }
         }
     }
 
-    /// Values held now.
+    /// Values held now: a scan of the slots handed out (no counter on the hot path), exact
+    /// when nothing changes meanwhile.
     pub(crate) fn live(&self) -> usize {
-        // ORDERING: a count for reporting; no data is reached through it.
-        self.live.load(Ordering::Relaxed)
+        // ORDERING: Acquire: see every slot handed out so far.
+        let allocated = self.allocated.load(Ordering::Acquire);
+        (0..allocated)
+            .filter_map(|index| self.slot(index))
+            // ORDERING: a snapshot for reporting; no data is reached through it.
+            .filter(|slot| slot.state.load(Ordering::Relaxed) & KIND == OCCUPIED)
+            .count()
     }
 
     fn slot(&self, index: usize) -> Option<&Slot<V>> {
@@ -219,8 +238,6 @@ impl<V> Table<V> {
         // SAFETY: a free slot popped from the stack (or fresh) is ours alone: every other
         // transition starts from OCCUPIED.
         slot.value.with_mut(|cell| unsafe { (*cell).write(value) });
-        // ORDERING: counter only.
-        self.live.fetch_add(1, Ordering::Relaxed);
         // ORDERING: Release publishes the value to whoever takes or borrows it.
         slot.state
             .store((generation << HALF) | OCCUPIED, Ordering::Release);
@@ -238,10 +255,13 @@ impl<V> Table<V> {
             if users(s) != 0 {
                 return Err(Miss::InUse);
             }
+            // Straight to the next generation, freed: nobody else touches a freed slot's
+            // cell until it is popped from the free stack, which only happens after we
+            // push it below, after reading the value. One compare-exchange on the hot path.
             // ORDERING: Acquire: we read the value next.
             match slot.state.compare_exchange_weak(
                 s,
-                (s & !KIND) | TAKEN,
+                (next_generation(s) << HALF) | FREED_TAKEN,
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
@@ -249,9 +269,10 @@ impl<V> Table<V> {
                 Err(actual) => s = actual,
             }
         }
-        // SAFETY: we moved the slot to TAKEN: the value cell is ours and full.
+        // SAFETY: we moved the slot from OCCUPIED to freed and have not pushed it yet: the
+        // value cell is ours and full.
         let value = unsafe { slot.read() };
-        self.free(index, slot, s, FREED_TAKEN);
+        self.push_free(index, slot);
         Ok(value)
     }
 
@@ -386,8 +407,6 @@ impl<V> Table<V> {
     /// Frees a slot we own (its value already moved out): the next generation, with
     /// `why` for later lookups of old handles, back on the free stack.
     fn free(&self, index: usize, slot: &Slot<V>, state: usize, why: usize) {
-        // ORDERING: counter only.
-        self.live.fetch_sub(1, Ordering::Relaxed);
         // ORDERING: Release: a later insert (which pops after this) sees the cell empty,
         // and a late lookup of the old handle sees why it is gone.
         slot.state
