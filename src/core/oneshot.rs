@@ -59,6 +59,52 @@ const RX_WAITER: usize = 1 << 5;
 const TX_WAITER: usize = 1 << 6;
 const TERMINATED: usize = 1 << 7;
 
+/// A snapshot of the state word, with a named predicate for each bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct State(usize);
+
+impl State {
+    /// The completer finished (completed or abandoned).
+    fn tx_closed(self) -> bool {
+        self.0 & TX_CLOSED != 0
+    }
+
+    /// The value cell holds a value for the receiver.
+    fn has_value(self) -> bool {
+        self.0 & VALUE != 0
+    }
+
+    /// The completer will never touch the block again.
+    fn tx_gone(self) -> bool {
+        self.0 & TX_GONE != 0
+    }
+
+    /// The receiver was dropped.
+    fn rx_closed(self) -> bool {
+        self.0 & RX_CLOSED != 0
+    }
+
+    /// The receiver will never touch the block again.
+    fn rx_gone(self) -> bool {
+        self.0 & RX_GONE != 0
+    }
+
+    /// The rx slot holds a waiter or done-callback.
+    fn rx_waiter(self) -> bool {
+        self.0 & RX_WAITER != 0
+    }
+
+    /// The tx slot holds the `canceled()` waker.
+    fn tx_waiter(self) -> bool {
+        self.0 & TX_WAITER != 0
+    }
+
+    /// The receiver returned `Ready`.
+    fn terminated(self) -> bool {
+        self.0 & TERMINATED != 0
+    }
+}
+
 /// The rx slot guards the receiver's waiter; tx's close claims it.
 const RX_SLOT: SlotBits = SlotBits {
     waiter: RX_WAITER,
@@ -96,7 +142,7 @@ struct Block<T> {
 impl<T> Drop for Block<T> {
     fn drop(&mut self) {
         // ORDERING: the freeing side synchronised with the other side's last step.
-        if self.state.load(Ordering::Acquire) & VALUE != 0 {
+        if State(self.state.load(Ordering::Acquire)).has_value() {
             // SAFETY: VALUE is set, so the cell holds an initialised value nobody took; we
             // have `&mut self`, so nobody else can reach it.
             self.value.with_mut(|v| unsafe { (*v).assume_init_drop() });
@@ -161,7 +207,7 @@ impl<T> Tx<T> {
     pub(crate) fn is_canceled(&self) -> bool {
         // ORDERING: Acquire so that a caller who sees the cancellation sees what the
         // receiving side did before dropping.
-        self.block().state.load(Ordering::Acquire) & RX_CLOSED != 0
+        State(self.block().state.load(Ordering::Acquire)).rx_closed()
     }
 
     /// Completes with `value`, or hands it back if the receiver is gone.
@@ -230,9 +276,9 @@ impl<T> Tx<T> {
             block.value.with_mut(|cell| unsafe { (*cell).write(v) });
         }
         // ORDERING: Acquire so that RX_CLOSED / RX_WAITER come with the slots' contents.
-        let mut s = block.state.load(Ordering::Acquire);
+        let mut s = State(block.state.load(Ordering::Acquire));
         let (reclaim_own, claim_rx) = loop {
-            if s & RX_CLOSED != 0 {
+            if s.rx_closed() {
                 // The receiver is gone first: the value never became rx's; take it back.
                 let back = has_value.then(|| {
                     // SAFETY: TX_CLOSED was never set, so the cell is still ours and holds
@@ -241,20 +287,20 @@ impl<T> Tx<T> {
                     block.value.with_mut(read)
                 });
                 // The tx slot, if TX_WAITER is set, was claimed by rx's close; not ours.
-                let last = s & RX_GONE != 0
+                let last = s.rx_gone()
                     // ORDERING: AcqRel: release our last accesses to whoever frees, or
                     // acquire rx's if we free. Both bits are ours and clear, so an add
                     // sets them (one `lock xadd`, where an or would be a CAS loop).
-                    || block.state.fetch_add(TX_CLOSED | TX_GONE, Ordering::AcqRel) & RX_GONE != 0;
+                    || State(block.state.fetch_add(TX_CLOSED | TX_GONE, Ordering::AcqRel)).rx_gone();
                 if last {
                     // SAFETY: RX_GONE was set and we never touch the block again.
                     unsafe { free(ptr) };
                 }
                 return back.map_or(Ok(()), Err);
             }
-            let reclaim_own = s & TX_WAITER != 0;
-            let claim_rx = s & RX_WAITER != 0;
-            let mut new = (s & !TX_WAITER) | TX_CLOSED;
+            let reclaim_own = s.tx_waiter();
+            let claim_rx = s.rx_waiter();
+            let mut new = (s.0 & !TX_WAITER) | TX_CLOSED;
             if has_value {
                 new |= VALUE;
             }
@@ -264,10 +310,10 @@ impl<T> Tx<T> {
             // ORDERING: Release publishes the value to rx; Acquire takes the slots.
             match block
                 .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange_weak(s.0, new, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => break (reclaim_own, claim_rx),
-                Err(actual) => s = actual,
+                Err(actual) => s = State(actual),
             }
         };
         if !(reclaim_own || claim_rx) {
@@ -302,7 +348,7 @@ impl<T> Tx<T> {
         }
         // ORDERING: AcqRel: release our slot accesses / acquire rx's before freeing.
         // TX_GONE is ours and clear: the add sets it.
-        if block.state.fetch_add(TX_GONE, Ordering::AcqRel) & RX_GONE != 0 {
+        if State(block.state.fetch_add(TX_GONE, Ordering::AcqRel)).rx_gone() {
             // SAFETY: both sides are gone now.
             unsafe { free(ptr) };
         }
@@ -344,21 +390,21 @@ impl<T> Rx<T> {
     /// Whether a value or an abandonment has arrived (taken or not).
     pub(crate) fn is_complete(&self) -> bool {
         // ORDERING: Acquire: a caller who sees completion may take the value next.
-        self.block().state.load(Ordering::Acquire) & TX_CLOSED != 0
+        State(self.block().state.load(Ordering::Acquire)).tx_closed()
     }
 
     /// Whether `Ready` was returned.
     pub(crate) fn is_terminated(&self) -> bool {
         // ORDERING: only rx writes TERMINATED; Relaxed reads its own writes.
-        self.block().state.load(Ordering::Relaxed) & TERMINATED != 0
+        State(self.block().state.load(Ordering::Relaxed)).terminated()
     }
 
     /// Takes the result after TX_CLOSED was observed in `s`. After the first call the
     /// receiver is terminated and later calls return `Err(Abandoned)`.
-    fn take(&mut self, s: usize) -> Result<T, Abandoned> {
+    fn take(&mut self, s: State) -> Result<T, Abandoned> {
         let block = self.block();
-        debug_assert!(s & TX_CLOSED != 0);
-        if s & VALUE != 0 {
+        debug_assert!(s.tx_closed());
+        if s.has_value() {
             let value = block.value.with_mut(|cell| {
                 // SAFETY: TX_CLOSED and VALUE are set and only rx clears VALUE: the cell
                 // is ours and initialised; `&mut self` rules out a concurrent take.
@@ -368,7 +414,7 @@ impl<T> Rx<T> {
             self.mark_taken(s, VALUE | TERMINATED);
             Ok(value)
         } else {
-            if s & TERMINATED == 0 {
+            if !s.terminated() {
                 self.mark_taken(s, TERMINATED);
             }
             Err(Abandoned)
@@ -376,12 +422,12 @@ impl<T> Rx<T> {
     }
 
     /// Flips `bits` (rx's own, with known values in `s`) in the state word.
-    fn mark_taken(&self, s: usize, bits: usize) {
+    fn mark_taken(&self, s: State, bits: usize) {
         let state = &self.block().state;
-        if s & TX_GONE != 0 {
+        if s.tx_gone() {
             // ORDERING: tx is gone and rx (`&mut self`) is the only writer left, so `s` is
             // still the state and a plain store suffices; the freeing side (rx) reads it.
-            state.store(s ^ bits, Ordering::Relaxed);
+            state.store(s.0 ^ bits, Ordering::Relaxed);
         } else {
             // ORDERING: tx may still be publishing TX_GONE, hence an RMW; AcqRel so tx's
             // `free` sees the value cell emptied.
@@ -394,8 +440,8 @@ impl<T> Rx<T> {
     pub(crate) fn poll(&mut self, waker: &Waker) -> Poll<Result<T, Abandoned>> {
         let block = self.block();
         // ORDERING: Acquire pairs with tx's Release of TX_CLOSED (and the value).
-        let s = block.state.load(Ordering::Acquire);
-        if s & TX_CLOSED != 0 {
+        let s = State(block.state.load(Ordering::Acquire));
+        if s.tx_closed() {
             return Poll::Ready(self.take(s));
         }
         let new = NewWaiter::Task(waker);
@@ -411,15 +457,15 @@ impl<T> Rx<T> {
         };
         match registered {
             Ok(()) => Poll::Pending,
-            Err(s) => Poll::Ready(self.take(s)),
+            Err(s) => Poll::Ready(self.take(State(s))),
         }
     }
 
     /// Takes the result if the completer has finished, without registering anything.
     pub(crate) fn try_take(&mut self) -> Option<Result<T, Abandoned>> {
-        // ORDERING: as in `poll_register`.
-        let s = self.block().state.load(Ordering::Acquire);
-        (s & TX_CLOSED != 0).then(|| self.take(s))
+        // ORDERING: as in `poll`.
+        let s = State(self.block().state.load(Ordering::Acquire));
+        (s.tx_closed()).then(|| self.take(s))
     }
 
     /// Blocks the calling thread until the result arrives or `deadline` passes.
@@ -457,7 +503,7 @@ impl<T> Rx<T> {
     ) -> Result<Option<RxWaiter<T>>, Result<T, Abandoned>> {
         let block = self.block();
         if let Err(s) = RX_SLOT.reclaim(&block.state) {
-            return Err(self.take(s));
+            return Err(self.take(State(s)));
         }
         let publish = waiter.is_some();
         // SAFETY: `reclaim` returned Ok: the rx slot is ours until we publish it.
@@ -473,7 +519,7 @@ impl<T> Rx<T> {
                 // SAFETY: `publish` failed, so the slot was never frozen: still ours.
                 drop(unsafe { slot::take(&block.rx_slot) });
                 drop(previous);
-                Err(self.take(s))
+                Err(self.take(State(s)))
             }
         }
     }
@@ -512,7 +558,7 @@ impl<T> Rx<T> {
         let block = this.block();
         if let Err(s) = RX_SLOT.reclaim(&block.state) {
             // The result raced in; the slot is tx's or empty: leave it alone.
-            let result = this.take(s);
+            let result = this.take(State(s));
             drop(this);
             return run_done_callback(boxed, result);
         }
@@ -534,7 +580,7 @@ impl<T> Rx<T> {
                 let Some(RxWaiter::Callback(callback)) = stored else {
                     unreachable!("the slot holds the callback stored above");
                 };
-                let result = this.take(s);
+                let result = this.take(State(s));
                 drop(this);
                 run_done_callback(callback, result);
             }
@@ -547,8 +593,8 @@ impl<T> Drop for Rx<T> {
         let ptr = self.block;
         let block = self.block();
         // ORDERING: Acquire: TX_GONE / TX_CLOSED come with tx's last accesses.
-        let mut s = block.state.load(Ordering::Acquire);
-        if s & TX_GONE != 0 {
+        let mut s = State(block.state.load(Ordering::Acquire));
+        if s.tx_gone() {
             // The common case after a delivered value: nobody else is left. Freeing drops
             // any hook unrun, on this thread.
             // SAFETY: tx is gone and so are we from here on.
@@ -560,42 +606,42 @@ impl<T> Drop for Rx<T> {
         // SAFETY: the hook cell is always rx's.
         let hook = block.cancel_hook.with_mut(|cell| unsafe { (*cell).take() });
         let (reclaim_own, claim_tx) = loop {
-            if s & TX_GONE != 0 {
+            if s.tx_gone() {
                 // SAFETY: tx is gone and so are we from here on.
                 unsafe { free(ptr) };
                 return;
             }
-            if s & TX_CLOSED != 0 {
+            if s.tx_closed() {
                 // Completed or abandoned, tx still finishing: it owns the rx slot if
                 // RX_WAITER is set, and has reclaimed its own. Just leave.
                 // ORDERING: AcqRel: our accesses happen-before tx frees the block.
                 match block.state.compare_exchange_weak(
-                    s,
-                    s | RX_CLOSED | RX_GONE,
+                    s.0,
+                    s.0 | RX_CLOSED | RX_GONE,
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
                     Ok(_) => return,
                     Err(actual) => {
-                        s = actual;
+                        s = State(actual);
                         continue;
                     }
                 }
             }
             // Still pending: this drop is a cancellation.
-            let reclaim_own = s & RX_WAITER != 0;
-            let claim_tx = s & TX_WAITER != 0;
-            let mut new = (s & !RX_WAITER) | RX_CLOSED;
+            let reclaim_own = s.rx_waiter();
+            let claim_tx = s.tx_waiter();
+            let mut new = (s.0 & !RX_WAITER) | RX_CLOSED;
             if !(reclaim_own || claim_tx) {
                 new |= RX_GONE;
             }
             // ORDERING: as above.
             match block
                 .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange_weak(s.0, new, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => break (reclaim_own, claim_tx),
-                Err(actual) => s = actual,
+                Err(actual) => s = State(actual),
             }
         };
         let (own, tx_waker) = if reclaim_own || claim_tx {
@@ -606,7 +652,7 @@ impl<T> Drop for Rx<T> {
                 .then(|| unsafe { slot::take(&block.tx_slot) })
                 .flatten();
             // ORDERING: AcqRel, as in tx's close. RX_GONE is ours and clear: the add sets it.
-            if block.state.fetch_add(RX_GONE, Ordering::AcqRel) & TX_GONE != 0 {
+            if State(block.state.fetch_add(RX_GONE, Ordering::AcqRel)).tx_gone() {
                 // SAFETY: both sides are gone now.
                 unsafe { free(ptr) };
             }
