@@ -98,8 +98,14 @@ const CHUNKS: usize = TOTAL / CHUNK;
 /// Constant overhead allowed on top of `window + one chunk` (see the module docs).
 const SLACK: usize = 16 * KIB;
 
+/// The tests of this binary measure the whole process's live bytes: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn window_bounds_live_memory() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let start = Instant::now();
     let (feeder, mut stream) = callback_stream::<Vec<u8>, ()>(StreamPolicy::Window {
         initial: WINDOW,
@@ -182,4 +188,63 @@ fn window_bounds_live_memory() {
         peak <= bound,
         "peak live bytes {peak} above window + one chunk + {SLACK}"
     );
+}
+
+/// Unbounded streams elsewhere keep a burst's buffer forever. After a burst of 1 M small
+/// items is consumed (a blocking consumer and an async one, each racing the producer), the
+/// stream keeps at most 64 KiB (`2 * RETAINED_BYTES`: the queue's and the batch's) of it.
+#[test]
+fn memory_shrinks_back_after_a_burst() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    const BURST: u64 = 1_000_000;
+    const RETAINED: usize = 64 * KIB;
+    for async_consumer in [false, true] {
+        let (feeder, mut stream) = callback_stream::<u64, ()>(StreamPolicy::Unbounded);
+        let baseline = LIVE.load(Ordering::SeqCst);
+        PEAK.store(baseline, Ordering::SeqCst);
+        let producer = thread::spawn(move || {
+            for i in 0..BURST {
+                feeder.push(i).unwrap();
+            }
+            feeder
+        });
+        let mut expected = 0u64;
+        if async_consumer {
+            futures::executor::block_on(async {
+                use futures::StreamExt;
+                while expected < BURST {
+                    let item = stream.next().await.expect("not ended");
+                    assert_eq!(item, Ok(expected));
+                    expected += 1;
+                }
+            });
+        } else {
+            while expected < BURST {
+                assert_eq!(stream.next_blocking(), Some(Ok(expected)));
+                expected += 1;
+            }
+        }
+        let feeder = producer.join().unwrap();
+        // One more look at the drained stream gives a grown queue back.
+        assert_eq!(
+            stream.next_timeout(std::time::Duration::ZERO),
+            Some(Err(anywait::StreamError::Timeout))
+        );
+        let peak = PEAK.load(Ordering::SeqCst) - baseline;
+        let kept = LIVE.load(Ordering::SeqCst).saturating_sub(baseline);
+        println!(
+            "burst of {BURST} u64 (async consumer: {async_consumer}): peak {peak} B, kept {kept} B"
+        );
+        assert!(
+            peak > RETAINED,
+            "the burst never grew the buffer: not measuring"
+        );
+        assert!(
+            kept <= RETAINED,
+            "the drained stream kept {kept} bytes (bound {RETAINED})"
+        );
+        drop((feeder, stream));
+    }
 }

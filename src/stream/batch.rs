@@ -3,6 +3,10 @@
 
 use std::collections::VecDeque;
 
+/// The most buffer a drained queue or batch keeps for the next burst: a stream holds at
+/// most twice this (queue and batch) once its consumer caught up.
+pub(crate) const RETAINED_BYTES: usize = 32 * 1024;
+
 /// A queue only its owner touches: items go in and out through `&mut self`; a shared
 /// reference reads nothing but the length. That makes it `Sync` for any `T: Send`, like
 /// the `Mutex<VecDeque<T>>` it is a private extension of.
@@ -37,6 +41,18 @@ impl<T> Batch<T> {
     /// Exchanges the batch's contents with `queue` (no copying, no allocation).
     pub(crate) fn swap(&mut self, queue: &mut VecDeque<T>) {
         std::mem::swap(&mut self.items, queue);
+    }
+
+    /// Frees the buffer of an empty batch that a burst grew past [`RETAINED_BYTES`].
+    pub(crate) fn trim(&mut self) {
+        drop(Self::trimmed(&mut self.items));
+    }
+
+    /// Takes the buffer of an empty `queue` that a burst grew past [`RETAINED_BYTES`],
+    /// leaving an unallocated one, for the caller to drop (outside any lock).
+    pub(crate) fn trimmed(queue: &mut VecDeque<T>) -> Option<VecDeque<T>> {
+        let bytes = queue.capacity().saturating_mul(std::mem::size_of::<T>());
+        (queue.is_empty() && bytes > RETAINED_BYTES).then(|| std::mem::take(queue))
     }
 
     pub(crate) fn clear(&mut self) {

@@ -77,11 +77,15 @@ impl<T, E> CallbackStream<T, E> {
         if let Some(item) = self.batch.pop_front() {
             return Ok(Some(Ok(self.hand_out(item))));
         }
+        // The batch is empty. If a burst grew it, give the memory back now (outside the
+        // lock) rather than hand it to the queue.
+        self.batch.trim();
         let shared = &*self.shared;
         let mut state = shared.lock();
+        let mut shrunk = None;
         let next = if shared.batching && !state.queue.is_empty() {
-            // The batch is empty: swap the whole queue in (the empty batch's allocation
-            // becomes the queue's, so steady state allocates nothing).
+            // Swap the whole queue in (the empty batch's allocation becomes the queue's, so
+            // steady state allocates nothing).
             self.batch.swap(&mut state.queue);
             Next::Batch
         } else {
@@ -96,6 +100,9 @@ impl<T, E> CallbackStream<T, E> {
                 None => match std::mem::replace(&mut state.end, End::Delivered) {
                     End::Open => {
                         state.end = End::Open;
+                        // Drained: a queue a burst grew goes back to the allocator (its
+                        // buffer is freed outside the lock).
+                        shrunk = Batch::trimmed(&mut state.queue);
                         Next::Empty
                     }
                     End::Finished | End::Delivered => Next::End(None),
@@ -116,9 +123,10 @@ impl<T, E> CallbackStream<T, E> {
             (_, unused) => (false, unused),
         };
         drop(state);
-        // Waiters and hooks are dropped, and credit hooks run, outside the lock.
+        // Waiters, hooks and buffers are dropped, and credit hooks run, outside the lock.
         drop(replaced);
         drop(stale_credit);
+        drop(shrunk);
         match next {
             Next::Item(item, weight) => {
                 self.give_credit(weight);

@@ -60,6 +60,10 @@
 //! - `Unbounded`: never refuses an item — and so never bounds memory either. A slow
 //!   consumer lets a fast SDK grow the buffer without limit. Prefer `Window` or `Bounded`.
 //!
+//! Whatever the policy, memory shrinks back: once the consumer has drained a burst, the
+//! stream keeps at most 64 KiB of buffer (32 KiB each for its queue and the consumer's
+//! batch) for the next one, and gives the rest back to the allocator.
+//!
 //! # States
 //!
 //! ```text

@@ -1,4 +1,5 @@
 mod event;
+mod ffi;
 mod oneshot;
 mod shared;
 mod stream;
