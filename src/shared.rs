@@ -73,7 +73,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -81,13 +81,13 @@ use futures_core::FusedFuture;
 
 use crate::error::{Abandoned, WaitError, WouldDeadlock};
 use crate::event::AsyncEvent;
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, Mutex, OnceCell};
 use crate::waitable::WaitableFuture;
 
 type Callback<T> = Box<dyn FnOnce(Result<T, Abandoned>) + Send>;
 
 struct Shared<T> {
-    result: OnceLock<Result<T, Abandoned>>,
+    result: OnceCell<Result<T, Abandoned>>,
     /// Set once `result` is stored: blocked threads wait on it.
     arrived: AsyncEvent,
     source: Mutex<Option<WaitableFuture<T>>>,
@@ -286,7 +286,7 @@ impl<T: Clone + Send + Sync + 'static> WaitableFuture<T> {
     /// ```
     pub fn shared(self) -> SharedWaitable<T> {
         let shared = Arc::new(Shared {
-            result: OnceLock::new(),
+            result: OnceCell::new(),
             arrived: AsyncEvent::new(),
             source: Mutex::new(None),
             waiting: Mutex::new(Waiting {

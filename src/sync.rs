@@ -6,20 +6,30 @@
 //!
 //! The cfg is crate-prefixed (`anywait_loom`) so that a downstream `--cfg loom` never
 //! switches anywait's internals.
-
-#![allow(dead_code, unused_imports)]
+//!
+//! What stays on `std` on purpose, because loom cannot model it: `std::sync::Weak` (loom has
+//! no weak references; `SharedWaitable`'s fan-out waker and the waiter registry hold one),
+//! the `Arc`s of the public API (`Arc<AsyncEvent>`, keys of keyed waits: the user's own
+//! `std` `Arc`s), `std::sync::Arc<impl Wake>` behind a `Waker`, and the waiter pool (a
+//! condvar with timeouts, which loom does not model). Everything else goes through here.
 
 #[cfg(not(anywait_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{
-        fence, AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering,
-    };
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
     /// An array of null atomic pointers, usable in a `static`'s initialiser.
     pub(crate) const fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {
         [const { AtomicPtr::new(std::ptr::null_mut()) }; N]
     }
-    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+
+    /// Rounds of spinning a blocking consumer tries before it parks.
+    pub(crate) const SPIN_ROUNDS: u32 = 10;
+
+    /// An `Arc` made from a `std` one (unsized values: `Arc<dyn Fn>`).
+    pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {
+        arc
+    }
 
     /// `std::cell::UnsafeCell` with loom's closure-based access API.
     #[derive(Debug, Default)]
@@ -29,10 +39,6 @@ mod imp {
     impl<T> UnsafeCell<T> {
         pub(crate) const fn new(value: T) -> Self {
             Self(std::cell::UnsafeCell::new(value))
-        }
-
-        pub(crate) fn into_inner(self) -> T {
-            self.0.into_inner()
         }
     }
 
@@ -49,9 +55,7 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use std::thread::{
-            current, park, park_timeout, spawn, yield_now, Builder, Thread,
-        };
+        pub(crate) use std::thread::{current, park, park_timeout, yield_now, Thread};
     }
 
     /// Marks a heap block so loom reports it if it leaks; zero-sized outside loom.
@@ -68,18 +72,24 @@ mod imp {
 #[cfg(anywait_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{
-        fence, AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering,
-    };
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
     /// An array of null atomic pointers (loom's are not `const`).
     pub(crate) fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {
         std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut()))
     }
-    pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+
+    /// No spinning under loom: its models must not multiply by it.
+    pub(crate) const SPIN_ROUNDS: u32 = 0;
+
+    /// An `Arc` made from a `std` one (unsized values: `Arc<dyn Fn>`).
+    pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {
+        Arc::from_std(arc)
+    }
 
     pub(crate) mod thread {
-        pub(crate) use loom::thread::{current, park, spawn, yield_now, Builder, Thread};
+        pub(crate) use loom::thread::{current, park, yield_now, Thread};
 
         /// loom has no clock: a timed park is modelled as a park that returns at once,
         /// which `std` allows too (spurious wake-up), so every caller already handles it.
@@ -123,3 +133,57 @@ macro_rules! const_fn_unless_loom {
     };
 }
 pub(crate) use const_fn_unless_loom;
+
+/// A cell written at most once, read without a lock afterwards: `std::sync::OnceLock`'s
+/// `get` / `set`, built from the shim's atomics, mutex and cell so that loom sees it.
+pub(crate) struct OnceCell<T> {
+    /// Set (Release) once `value` holds a value; never cleared.
+    ready: AtomicBool,
+    /// Serialises writers.
+    writing: Mutex<()>,
+    value: UnsafeCell<Option<T>>,
+}
+
+// SAFETY: the value is written once, under `writing`, before `ready` is published with
+// Release; readers read it only after an Acquire load of `ready` saw it set, and never
+// write it. Sharing the cell shares `&T` (`T: Sync`); setting it moves a `T` in (`T: Send`).
+unsafe impl<T: Send + Sync> Sync for OnceCell<T> {}
+// SAFETY: sending the cell sends its value.
+unsafe impl<T: Send> Send for OnceCell<T> {}
+
+impl<T> OnceCell<T> {
+    /// An empty cell.
+    pub(crate) fn new() -> Self {
+        OnceCell {
+            ready: AtomicBool::new(false),
+            writing: Mutex::new(()),
+            value: UnsafeCell::new(None),
+        }
+    }
+
+    /// The value, once set.
+    pub(crate) fn get(&self) -> Option<&T> {
+        // ORDERING: Acquire pairs with `set`'s Release: the value is fully written.
+        if !self.ready.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: `ready` is set, so the value is written and never written again; only
+        // shared references to it exist from here on.
+        self.value.with(|cell| unsafe { (*cell).as_ref() })
+    }
+
+    /// Sets the value, or gives it back if the cell was already set.
+    pub(crate) fn set(&self, value: T) -> Result<(), T> {
+        let _writing = lock(&self.writing);
+        // ORDERING: under the writers' lock, the last writer's Release store is visible.
+        if self.ready.load(Ordering::Relaxed) {
+            return Err(value);
+        }
+        // SAFETY: not ready, and we hold the writers' lock: no reader or writer touches
+        // the cell.
+        self.value.with_mut(|cell| unsafe { *cell = Some(value) });
+        // ORDERING: Release publishes the value to `get`.
+        self.ready.store(true, Ordering::Release);
+        Ok(())
+    }
+}

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use super::{StreamError, StreamStats};
 use crate::core::waiter::{block_until, would_deadlock, Deadline, NewWaiter, Waiter};
 use crate::error::WouldDeadlock;
 use crate::panics::{contain, HookKind};
-use crate::sync::Ordering;
+use crate::sync::{arc_from_std, Arc, Ordering};
 
 /// The consumer side of a callback stream: a [`Stream`] of `Result<T, StreamError<E>>`,
 /// also readable blockingly.
@@ -335,8 +334,7 @@ impl<T, E> CallbackStream<T, E> {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicBool, Ordering};
-    /// use std::sync::Arc;
-    ///
+    ///     ///
     /// let closed = Arc::new(AtomicBool::new(false));
     /// let flag = closed.clone();
     /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
@@ -358,8 +356,7 @@ impl<T, E> CallbackStream<T, E> {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// use anywait::{callback_stream, StreamPolicy};
+    ///     /// use anywait::{callback_stream, StreamPolicy};
     ///
     /// let (feeder, mut stream) = callback_stream::<Vec<u8>, ()>(StreamPolicy::Window {
     ///     initial: 100,
@@ -377,7 +374,7 @@ impl<T, E> CallbackStream<T, E> {
     /// drop(unsafe { anywait::StreamFeeder::<Vec<u8>, ()>::from_raw(user_data) });
     /// ```
     pub fn on_credit(&self, f: impl Fn(usize) + Send + Sync + 'static) {
-        set_credit_hook(&self.shared, Arc::new(f));
+        set_credit_hook(&self.shared, arc_from_std(std::sync::Arc::new(f)));
     }
 
     /// The stream's counters (drops, rejections, what is buffered).

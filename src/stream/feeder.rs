@@ -2,11 +2,10 @@
 
 use std::ffi::c_void;
 use std::fmt;
-use std::sync::Arc;
 
 use super::shared::{add_close_hook, set_credit_hook, stats, End, Shared, State};
 use super::{Overflow, RejectReason, Rejected, StreamPolicy, StreamStats};
-use crate::sync::Ordering;
+use crate::sync::{arc_from_std, Arc, Ordering};
 
 /// The SDK side of a callback stream: pushes items, ends the stream. Never blocks.
 ///
@@ -173,8 +172,7 @@ impl<T, E> StreamFeeder<T, E> {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// use anywait::{callback_stream, StreamPolicy};
+    ///     /// use anywait::{callback_stream, StreamPolicy};
     ///
     /// let reopened = Arc::new(AtomicUsize::new(0));
     /// let (feeder, mut stream) = callback_stream::<Vec<u8>, ()>(StreamPolicy::Window {
@@ -188,7 +186,7 @@ impl<T, E> StreamFeeder<T, E> {
     /// assert_eq!(reopened.load(Ordering::SeqCst), 60);
     /// ```
     pub fn on_credit(&self, f: impl Fn(usize) + Send + Sync + 'static) {
-        set_credit_hook(&self.shared, Arc::new(f));
+        set_credit_hook(&self.shared, arc_from_std(std::sync::Arc::new(f)));
     }
 
     /// Adds a hook to run once if the consumer drops the stream before it ended; see
@@ -198,8 +196,7 @@ impl<T, E> StreamFeeder<T, E> {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicBool, Ordering};
-    /// use std::sync::Arc;
-    ///
+    ///     ///
     /// let closed = Arc::new(AtomicBool::new(false));
     /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
     /// let flag = closed.clone();

@@ -92,7 +92,8 @@ mod feeder;
 mod shared;
 
 use std::fmt;
-use std::sync::Arc;
+
+use crate::sync::Arc;
 
 pub use self::consumer::{BlockingIter, CallbackStream};
 pub use self::feeder::StreamFeeder;

@@ -1,12 +1,11 @@
 //! The state both sides of a callback stream meet in, and the helpers they share.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use super::{Overflow, StreamPolicy, StreamStats};
 use crate::core::waiter::Waiter;
 use crate::panics::{contain, HookKind};
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, SPIN_ROUNDS};
 
 pub(super) type Hook = Box<dyn FnOnce() + Send>;
 pub(super) type CreditHook = Arc<dyn Fn(usize) + Send + Sync>;
@@ -121,14 +120,10 @@ impl<T, E> Shared<T, E> {
 }
 
 /// Rounds of spinning (then yielding) a blocking consumer tries before it parks: an SDK
-/// thread that pushes a burst usually refills the stream within microseconds. None under
-/// loom, whose models must not multiply by it.
+/// thread that pushes a burst usually refills the stream within microseconds (none under
+/// loom, see the sync shim).
 pub(super) fn spin_rounds() -> u32 {
-    if cfg!(anywait_loom) {
-        0
-    } else {
-        10
-    }
+    SPIN_ROUNDS
 }
 
 pub(super) fn stats<T, E>(shared: &Shared<T, E>) -> StreamStats {

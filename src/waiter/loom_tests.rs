@@ -308,13 +308,13 @@ fn loom_signal_releases_every_awaiter() {
                     drop(wait);
                     assert!(!helper(&registry, &joined, never_fires));
                 } else {
-                    wait.wait_blocking();
+                    wait.wait_blocking().expect("signalled, not failed");
                     assert!(wait.is_signaled());
                 }
             })
         };
 
-        loom::future::block_on(first);
+        loom::future::block_on(first).expect("signalled, not failed");
         assert!(entry.signaled.is_set());
         late.join().unwrap();
         assert!(helper_thread.join().unwrap());

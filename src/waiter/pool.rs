@@ -22,10 +22,13 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::sync::{thread, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+// The pool runs on `std` directly, also under `cfg(anywait_loom)`: loom cannot model a
+// condvar with timeouts, so no loom model drives the pool (see `crate::sync`).
 
 use super::registry::Registry;
 
@@ -301,7 +304,9 @@ impl fmt::Debug for Waiters {
 
 impl Pool {
     fn lock(&self) -> MutexGuard<'_, PoolState> {
-        crate::sync::lock(&self.state)
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues `job`; wakes an idle thread or starts a new one if under the limit.

@@ -18,12 +18,12 @@
 //! creates a new entry (and helper) instead of reviving a canceled one.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::core::latch::{Latch, LatchRef};
 use crate::event::AsyncEvent;
 use crate::panics::{contain, HookKind};
-use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, AtomicUsize, Mutex, OnceCell, Ordering};
 
 /// An interrupt hook: pokes a blocked foreign wait so it returns early.
 pub(crate) type Interrupt = Arc<dyn Fn() + Send + Sync>;
@@ -37,7 +37,7 @@ pub(crate) struct Foreign {
     /// Run by the last awaiter's drop, after canceling.
     interrupt: Mutex<Option<Interrupt>>,
     /// The panic message, if the foreign wait panicked.
-    failure: OnceLock<String>,
+    failure: OnceCell<String>,
 }
 
 impl Foreign {
@@ -47,7 +47,7 @@ impl Foreign {
             signaled: AsyncEvent::new(),
             awaiters: AtomicUsize::new(1),
             interrupt: Mutex::new(None),
-            failure: OnceLock::new(),
+            failure: OnceCell::new(),
         }
     }
 
