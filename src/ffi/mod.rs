@@ -415,17 +415,19 @@ macro_rules! trampoline {
             payload: *const u8,
             len: usize,
         ) {
+            let registry = &$registry;
             // SAFETY: the SDK passes a payload valid for the duration of the callback.
             let _ = unsafe {
-                $crate::ffi::complete_payload(&$registry, user_data, error_code, payload, len)
+                $crate::ffi::complete_payload(registry, user_data, error_code, payload, len)
             };
         }
     };
     ($(#[$meta:meta])* $vis:vis extern "C" fn $name:ident(user_data, payload, len) feeds $registry:expr;) => {
         $(#[$meta])*
         $vis extern "C" fn $name(user_data: *mut ::std::ffi::c_void, payload: *const u8, len: usize) {
+            let registry = &$registry;
             // SAFETY: the SDK passes a payload valid for the duration of the callback.
-            let _ = unsafe { $crate::ffi::push_payload(&$registry, user_data, payload, len) };
+            let _ = unsafe { $crate::ffi::push_payload(registry, user_data, payload, len) };
         }
     };
     ($(#[$meta:meta])* $vis:vis extern "C" fn $name:ident(user_data, error_code) ends $registry:expr;) => {

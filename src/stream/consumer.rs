@@ -334,7 +334,8 @@ impl<T, E> CallbackStream<T, E> {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicBool, Ordering};
-    ///     ///
+    /// use std::sync::Arc;
+    ///
     /// let closed = Arc::new(AtomicBool::new(false));
     /// let flag = closed.clone();
     /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
@@ -356,7 +357,8 @@ impl<T, E> CallbackStream<T, E> {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    ///     /// use anywait::{callback_stream, StreamPolicy};
+    /// use std::sync::Arc;
+    /// use anywait::{callback_stream, StreamPolicy};
     ///
     /// let (feeder, mut stream) = callback_stream::<Vec<u8>, ()>(StreamPolicy::Window {
     ///     initial: 100,

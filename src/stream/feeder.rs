@@ -172,7 +172,8 @@ impl<T, E> StreamFeeder<T, E> {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    ///     /// use anywait::{callback_stream, StreamPolicy};
+    /// use std::sync::Arc;
+    /// use anywait::{callback_stream, StreamPolicy};
     ///
     /// let reopened = Arc::new(AtomicUsize::new(0));
     /// let (feeder, mut stream) = callback_stream::<Vec<u8>, ()>(StreamPolicy::Window {
@@ -196,7 +197,8 @@ impl<T, E> StreamFeeder<T, E> {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicBool, Ordering};
-    ///     ///
+    /// use std::sync::Arc;
+    ///
     /// let closed = Arc::new(AtomicBool::new(false));
     /// let (feeder, stream) = anywait::callback_stream::<u8, ()>(anywait::StreamPolicy::Unbounded);
     /// let flag = closed.clone();
