@@ -725,3 +725,154 @@ fn foreign_wait_basics() {
     wait.wait_blocking().unwrap();
     assert!(matches!(wait.outcome(), Some(Ok(()))));
 }
+
+/// A pool of one thread, kept busy by a blocking task until the returned sender is used:
+/// wait helpers submitted meanwhile stay queued.
+fn busy_pool() -> (Waiters, mpsc::Sender<()>, anywait::BlockingTask<()>) {
+    let pool = Waiters::builder()
+        .max_threads(1)
+        .keep_alive(Duration::from_millis(100))
+        .slice(Duration::from_millis(20))
+        .build();
+    let (release, released) = mpsc::channel::<()>();
+    let (busy_tx, busy) = mpsc::channel();
+    let blocker = pool.run_blocking(move |_| {
+        busy_tx.send(()).unwrap();
+        let _ = released.recv();
+    });
+    busy.recv_timeout(HANG_GUARD)
+        .expect("the pool's thread is busy");
+    (pool, release, blocker)
+}
+
+/// A `wait_slice` over `flag` that records the thread of every slice.
+fn recording_wait(
+    flag: &Arc<Flag>,
+) -> (
+    impl FnMut(Duration) -> bool + Send + 'static,
+    Arc<Mutex<Vec<thread::ThreadId>>>,
+) {
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let (flag, record) = (Arc::clone(flag), Arc::clone(&threads));
+    let wait_slice = move |slice| {
+        record.lock().unwrap().push(thread::current().id());
+        flag.wait(slice)
+    };
+    (wait_slice, threads)
+}
+
+/// One hand-off: a thread that waits blockingly on a foreign event no helper has started
+/// on yet runs the foreign wait itself, so the signal wakes it directly.
+#[test]
+fn a_blocked_waiter_runs_the_foreign_wait_itself() {
+    let _guard = shared();
+    let (pool, release, blocker) = busy_pool();
+    let flag = Arc::new(Flag::default());
+    let (wait_slice, threads) = recording_wait(&flag);
+    let wait = pool.wait_on(wait_slice);
+    let setter = {
+        let flag = Arc::clone(&flag);
+        thread::spawn(move || {
+            flag.blocked_waiter();
+            flag.set();
+        })
+    };
+    wait.wait_blocking().expect("signalled");
+    setter.join().unwrap();
+    let me = thread::current().id();
+    let threads = threads.lock().unwrap().clone();
+    assert!(!threads.is_empty());
+    assert!(
+        threads.iter().all(|t| *t == me),
+        "every slice ran on the blocked thread"
+    );
+    release.send(()).unwrap();
+    blocker.wait_blocking().unwrap();
+    // The queued helper finds the wait taken and leaves: nothing stays queued.
+    assert!(poll_until(Instant::now() + HANG_GUARD, || pool.queued() == 0));
+}
+
+/// A direct wait that times out hands the foreign wait back to the pool, which then serves
+/// the remaining (async) awaiter.
+#[test]
+fn a_timed_out_direct_wait_hands_the_wait_back_to_the_pool() {
+    let _guard = shared();
+    let (pool, release, blocker) = busy_pool();
+    let flag = Arc::new(Flag::default());
+    let (wait_slice, threads) = recording_wait(&flag);
+    let wait = pool.wait_on(wait_slice);
+    let start = Instant::now();
+    assert!(
+        !wait.wait_timeout(Duration::from_millis(30)),
+        "nothing set it"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    let me = thread::current().id();
+    assert!(threads.lock().unwrap().iter().all(|t| *t == me));
+    release.send(()).unwrap();
+    blocker.wait_blocking().unwrap();
+    // Now a pool helper runs the handed-back wait.
+    flag.blocked_waiter();
+    flag.set();
+    futures::executor::block_on(wait).expect("signalled");
+    assert!(
+        threads.lock().unwrap().iter().any(|t| *t != me),
+        "the pool ran the wait after the hand-back"
+    );
+}
+
+/// 1 000 keyed awaiters, tasks and blocked threads mixed, some of them timing out and
+/// handing the wait back: never more than one runner of the foreign wait at a time, and at
+/// most one pool thread.
+#[test]
+fn keyed_awaiters_mixed_with_direct_waits_run_one_wait_at_a_time() {
+    let _guard = shared();
+    let pool = pool();
+    let key = Arc::new(Flag::default());
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let make = |pool: &Waiters| {
+        let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+        pool.wait_on_keyed(&key, move |flag: &Flag, slice| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            let set = flag.wait(slice);
+            running.fetch_sub(1, Ordering::SeqCst);
+            set
+        })
+    };
+    let tasks: Vec<ForeignWait> = (0..980).map(|_| make(&pool)).collect();
+    let ready = Arc::new(Barrier::new(21));
+    let threads: Vec<_> = (0..20)
+        .map(|i| {
+            let wait = make(&pool);
+            let ready = Arc::clone(&ready);
+            thread::spawn(move || {
+                ready.wait();
+                if i % 2 == 0 {
+                    // Short timed waits: each may run the wait itself, then hand it back.
+                    while !wait.wait_timeout(Duration::from_millis(5)) {}
+                } else {
+                    wait.wait_blocking().expect("signalled");
+                }
+                assert!(wait.is_signaled());
+            })
+        })
+        .collect();
+    ready.wait();
+    key.blocked_waiter();
+    key.set();
+    futures::executor::block_on(futures::future::join_all(tasks))
+        .into_iter()
+        .for_each(|r| r.expect("signalled"));
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "one runner of the wait at a time"
+    );
+    assert!(pool.live_threads() <= 1, "{}", pool.live_threads());
+    assert_eq!(pool.keyed_waits(), 0);
+}

@@ -23,7 +23,7 @@
 //!     │  take: straight to FREED_TAKEN(gen + 1)          │ release while users > 0:
 //!     ├──────── (the taker reads the value, then ◄───────┤ RELEASING (no new users;
 //!     │          pushes the slot on the free stack)      │ the last user out frees)
-//!     │  release / abandon with no user: TAKEN, then     │
+//!     │  release / abandon_all with no user: DROPPING_*,  │
 //!     └──────── freed once the value is dropped ◄────────┘
 //! ```
 //!
@@ -48,14 +48,16 @@ const KIND: usize = 0b111;
 const FREE_NEW: usize = 0;
 /// Holds a value.
 const OCCUPIED: usize = 1;
-/// Being taken: the taker owns the value cell.
-const TAKEN: usize = 2;
+/// Its value is being dropped by `release`, which owns the value cell.
+const DROPPING_RELEASED: usize = 2;
 /// Free again; the previous value was taken (a completion, say).
 const FREED_TAKEN: usize = 3;
 /// Free again; the previous value was released.
 const FREED_RELEASED: usize = 4;
-/// Free again; the previous value was abandoned by `abandon_all`.
+/// Free again; the previous value was abandoned (`abandon`, `abandon_all`).
 const FREED_ABANDONED: usize = 5;
+/// Its value is being dropped by `abandon_all`, which owns the value cell.
+const DROPPING_ABANDONED: usize = 6;
 /// Set on an `OCCUPIED` slot with users: no new user; the last one out frees the value.
 const RELEASING: usize = 1 << 3;
 const USER_SHIFT: u32 = 4;
@@ -137,6 +139,11 @@ fn locate(index: usize) -> (usize, usize) {
     let i = index + FIRST_SEGMENT;
     let k = (usize::BITS - 1 - i.leading_zeros() - FIRST_SEGMENT_BITS) as usize;
     (k, i - segment_len(k))
+}
+
+std::thread_local! {
+    /// How many values this thread borrows (`with` calls under way), in any table.
+    static BORROWS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The table. Values live in segments allocated on demand and freed with the table.
@@ -244,8 +251,32 @@ impl<V> Table<V> {
         Ok((generation << HALF) | (index + 1))
     }
 
-    /// Takes the value out for good (a completion).
+    /// Takes the value out for good (a completion): later uses report `Taken`.
     pub(crate) fn take(&self, handle: usize) -> Result<V, Miss> {
+        self.take_after_borrows(handle, FREED_TAKEN)
+    }
+
+    /// Takes the value out to abandon it: later uses report `Abandoned`.
+    pub(crate) fn take_abandoned(&self, handle: usize) -> Result<V, Miss> {
+        self.take_after_borrows(handle, FREED_ABANDONED)
+    }
+
+    /// A take that a concurrent borrow only delays (by the length of its call), so that a
+    /// final callback is never lost to an overlapping one. A thread that itself holds a
+    /// borrow gets `InUse` instead of waiting (it could be waiting for itself).
+    fn take_after_borrows(&self, handle: usize, why: usize) -> Result<V, Miss> {
+        loop {
+            match self.take_as(handle, why) {
+                Err(Miss::InUse) if BORROWS.with(|n| n.get()) == 0 => {
+                    crate::sync::thread::yield_now();
+                }
+                taken => return taken,
+            }
+        }
+    }
+
+    /// Takes the value out, leaving the slot freed with `why`.
+    fn take_as(&self, handle: usize, why: usize) -> Result<V, Miss> {
         let (index, slot, generation) = self.lookup(handle)?;
         // ORDERING: Acquire pairs with the insert's Release (the value) and with a free's
         // Release (a later generation).
@@ -261,7 +292,7 @@ impl<V> Table<V> {
             // ORDERING: Acquire: we read the value next.
             match slot.state.compare_exchange_weak(
                 s,
-                (next_generation(s) << HALF) | FREED_TAKEN,
+                (next_generation(s) << HALF) | why,
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
@@ -305,6 +336,7 @@ impl<V> Table<V> {
         }
         impl<V> Drop for Leave<'_, V> {
             fn drop(&mut self) {
+                BORROWS.with(|n| n.set(n.get() - 1));
                 // ORDERING: AcqRel: release our reads of the value to the side that frees
                 // it; acquire the other users' if that is us.
                 let before = self.slot.state.fetch_sub(USER, Ordering::AcqRel);
@@ -323,6 +355,7 @@ impl<V> Table<V> {
             index,
             slot,
         };
+        BORROWS.with(|n| n.set(n.get() + 1));
         // SAFETY: while we count as a user the value is neither taken nor dropped, and
         // only shared references to it exist.
         let result = slot
@@ -340,7 +373,7 @@ impl<V> Table<V> {
         loop {
             live_as(s, generation)?;
             let (new, now) = if users(s) == 0 {
-                ((s & !KIND) | TAKEN, true)
+                ((s & !KIND) | DROPPING_RELEASED, true)
             } else {
                 (s | RELEASING, false)
             };
@@ -351,7 +384,7 @@ impl<V> Table<V> {
                 .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) if now => {
-                    // SAFETY: we moved the slot to TAKEN: the value is ours.
+                    // SAFETY: we moved the slot to a dropping state: the value is ours.
                     drop(unsafe { slot.read() });
                     self.free(index, slot, s, FREED_RELEASED);
                     return Ok(());
@@ -379,7 +412,7 @@ impl<V> Table<V> {
                     break;
                 }
                 let (new, now) = if users(s) == 0 {
-                    ((s & !KIND) | TAKEN, true)
+                    ((s & !KIND) | DROPPING_ABANDONED, true)
                 } else {
                     (s | RELEASING, false)
                 };
@@ -391,7 +424,7 @@ impl<V> Table<V> {
                     Ok(_) => {
                         abandoned += 1;
                         if now {
-                            // SAFETY: we moved the slot to TAKEN: the value is ours.
+                            // SAFETY: we moved the slot to a dropping state: the value is ours.
                             drop(unsafe { slot.read() });
                             self.free(index, slot, s, FREED_ABANDONED);
                         }
@@ -494,7 +527,9 @@ fn live_as(s: usize, generation_wanted: usize) -> Result<(), Miss> {
         return match kind {
             OCCUPIED if s & RELEASING != 0 => Err(Miss::Released),
             OCCUPIED => Ok(()),
-            TAKEN => Err(Miss::Taken),
+            // Being dropped: the value is as good as gone, for the reason it is going.
+            DROPPING_RELEASED => Err(Miss::Released),
+            DROPPING_ABANDONED => Err(Miss::Abandoned),
             _ => Err(Miss::Unknown),
         };
     }

@@ -58,6 +58,22 @@
 //! assert_eq!(futures::executor::block_on(start()), Ok(()));
 //! ```
 //!
+//! Things to know:
+//!
+//! - A `static` registry is process-wide: its [`Registry::outstanding`],
+//!   [`Registry::refused`] and [`Registry::abandon_all`] cover every SDK instance that uses
+//!   it. A binding that must shut down one instance of several gives each instance its own
+//!   registry (`Box::leak` one per instance, or keep an `Arc<Registry<..>>` and a small
+//!   `extern "C"` function per instance's user data that finds it).
+//! - Inside a callback scope a timed wait cannot tell "would block" from a timeout: it
+//!   reports the timeout at once. The checked forms (`wait_blocking_checked`) tell them
+//!   apart.
+//! - A chunk the stream refuses (a full window, a closed stream) is counted in the
+//!   stream's [`StreamStats::rejected`](crate::StreamStats::rejected), not in the
+//!   registry's `refused()`: the handle was fine.
+//! - On 32-bit targets a slot's generation has 16 bits: a stale handle could match again
+//!   after its slot was reused 65 536 times (on 64-bit targets: 2^32 times).
+//!
 //! The crate docs' guide, "Wrapping a C callback SDK", builds a binding step by step.
 
 mod registry;
@@ -175,10 +191,11 @@ pub fn catch_callback<R>(policy: PanicPolicy, f: impl FnOnce() -> R) -> Result<R
         PanicPolicy::LogAndDrop => {
             let message = panic.message().map(str::to_string);
             panics::report(panic);
-            Err(CallbackPanic::new(
-                HookKind::FfiCallback,
-                Box::new(message.unwrap_or_default()),
-            ))
+            let payload: Box<dyn std::any::Any + Send> = match message {
+                Some(message) => Box::new(message),
+                None => Box::new(()),
+            };
+            Err(CallbackPanic::new(HookKind::FfiCallback, payload))
         }
         PanicPolicy::Abort => {
             eprintln!("anywait: {panic} inside an SDK callback; aborting (PanicPolicy::Abort)");

@@ -101,8 +101,10 @@ impl fmt::Debug for CompletionHandle {
     }
 }
 
-/// Why a [`Registry`] refused a handle. Nothing happened: no value was taken, changed
-/// or dropped by the call (except the one handed in, which is dropped).
+/// Why a [`Registry`] refused a handle. Nothing happened to the registry's values (the
+/// value handed in, if any, is dropped) — except for [`HandleError::Canceled`], which
+/// spent the handle: the operation's completer was taken and completed, only nobody was
+/// waiting for the result any more.
 ///
 /// # Examples
 ///
@@ -130,7 +132,8 @@ pub enum HandleError {
     Abandoned,
     /// An old handle whose slot has been reused since.
     Stale,
-    /// `take` (or a completion) while other callbacks still use the value.
+    /// A take (a completion, a final callback) from inside a [`Registry::with`] call while
+    /// the value is borrowed; from any other thread a take waits for borrowers instead.
     InUse,
     /// The completion was delivered to nobody: the caller had dropped its future (the
     /// operation was canceled). The value was dropped.
@@ -248,7 +251,10 @@ impl<V> Registry<V> {
         self.table.insert(value).map(CompletionHandle)
     }
 
-    /// Takes the value out: the handle's final use.
+    /// Takes the value out: the handle's final use. A concurrent [`with`](Self::with) on
+    /// the same handle only delays it by the length of that call, so a final callback is
+    /// never lost to an overlapping one ([`HandleError::InUse`] only when this thread is
+    /// itself inside a `with`).
     ///
     /// # Examples
     ///
@@ -343,7 +349,8 @@ impl<V> Registry<V> {
     }
 
     /// How many calls this registry refused with a [`HandleError`] so far: duplicate,
-    /// late, stale and forged callbacks, counted so that none goes unnoticed.
+    /// late, stale and forged callbacks, and completions of canceled operations, counted
+    /// so that none goes unnoticed.
     ///
     /// # Examples
     ///
@@ -360,9 +367,13 @@ impl<V> Registry<V> {
     }
 
     fn refuse(&self, miss: Miss) -> HandleError {
+        self.count_refused();
+        HandleError::from(miss)
+    }
+
+    fn count_refused(&self) {
         // ORDERING: a counter for reporting.
         self.refused.fetch_add(1, Ordering::Relaxed);
-        HandleError::from(miss)
     }
 }
 
@@ -486,7 +497,10 @@ impl<T> Registry<Completer<Result<T, CallbackError>>> {
 
     /// Completes the operation. Never blocks, never panics (done-callbacks' panics are
     /// contained). A duplicate, late, stale or unknown handle is an error and changes
-    /// nothing; [`HandleError::Canceled`] says the caller had dropped its future.
+    /// nothing; [`HandleError::Canceled`] says the caller had dropped its future. A
+    /// concurrent [`is_canceled`](Self::is_canceled) (or [`with`](Registry::with)) on the
+    /// same handle only delays it by the length of that call: the completion is never
+    /// lost to it.
     ///
     /// # Examples
     ///
@@ -504,9 +518,11 @@ impl<T> Registry<Completer<Result<T, CallbackError>>> {
         result: Result<T, CallbackError>,
     ) -> Result<(), HandleError> {
         let completer = self.take(handle)?;
-        completer
-            .complete(result)
-            .map_err(|_unwanted| HandleError::Canceled)
+        completer.complete(result).map_err(|_unwanted| {
+            // Delivered to nobody: counted like any other late callback.
+            self.count_refused();
+            HandleError::Canceled
+        })
     }
 
     /// Ends the operation as abandoned (`Err(CallbackError::Abandoned)` for the caller):
@@ -523,7 +539,14 @@ impl<T> Registry<Completer<Result<T, CallbackError>>> {
     /// assert_eq!(future.wait_blocking(), Err(CallbackError::Abandoned));
     /// ```
     pub fn abandon(&self, handle: CompletionHandle) -> Result<(), HandleError> {
-        self.take(handle).map(drop)
+        // Dropping the completer resolves the future; a late callback for this handle now
+        // reports `HandleError::Abandoned`.
+        let completer = self
+            .table
+            .take_abandoned(handle.0)
+            .map_err(|miss| self.refuse(miss))?;
+        drop(completer);
+        Ok(())
     }
 
     /// Whether the caller dropped the operation's future (so the SDK can skip the work).

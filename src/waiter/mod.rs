@@ -82,7 +82,7 @@ use self::pool::Pool;
 pub use self::pool::{
     Waiters, WaitersBuilder, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_SLICE,
 };
-use self::registry::{Foreign, Interrupt};
+use self::registry::{Foreign, Interrupt, WaitSlice};
 use crate::core::latch::LatchWait;
 use crate::error::{panic_message, Abandoned, Elapsed, Panicked, WaitError, WouldDeadlock};
 use crate::event::{AsyncEvent, EventWait};
@@ -157,8 +157,7 @@ impl Waiters {
         F: FnMut(Duration) -> bool + Send + 'static,
     {
         let entry = Arc::new(Foreign::new());
-        self.start_helper(None, Arc::clone(&entry), wait_slice);
-        ForeignWait::new(entry)
+        ForeignWait::with_runner(self.start_helper(None, entry, wait_slice))
     }
 
     /// Like [`wait_on`](Self::wait_on), de-duplicated by `key` (pointer identity of the
@@ -193,13 +192,17 @@ impl Waiters {
     {
         let address = Arc::as_ptr(key) as *const () as usize;
         let (entry, start) = self.pool.registry.attach(address);
-        if start {
+        let runner = if start {
             let key = Arc::clone(key);
-            self.start_helper(Some(address), Arc::clone(&entry), move |slice| {
-                wait_slice(&key, slice)
-            });
-        }
-        ForeignWait::new(entry)
+            self.start_helper(Some(address), entry, move |slice| wait_slice(&key, slice))
+        } else {
+            Runner {
+                pool: Arc::clone(&self.pool),
+                key: Some(address),
+                entry,
+            }
+        };
+        ForeignWait::with_runner(runner)
     }
 
     /// How many keys have a keyed wait registered (waiting, or whose helper has not left
@@ -219,38 +222,16 @@ impl Waiters {
         &self,
         key: Option<usize>,
         entry: Arc<Foreign>,
-        mut wait_slice: impl FnMut(Duration) -> bool + Send + 'static,
-    ) {
-        let pool = Arc::clone(&self.pool);
-        self.pool.submit(Box::new(move || {
-            let leave = |pool: &Pool| {
-                if let Some(key) = key {
-                    pool.registry.leave(key, &entry);
-                }
-            };
-            while !entry.is_canceled() {
-                match panic::catch_unwind(AssertUnwindSafe(|| wait_slice(pool.slice))) {
-                    Ok(false) => continue,
-                    Ok(true) => {
-                        // Leave first: a wait that starts after the signal gets a fresh
-                        // helper instead of a stale "signalled".
-                        leave(&pool);
-                        entry.signaled.set();
-                        return;
-                    }
-                    Err(payload) => {
-                        leave(&pool);
-                        let message = panic_message(&*payload)
-                            .unwrap_or("the foreign wait panicked")
-                            .to_string();
-                        entry.fail(message);
-                        return;
-                    }
-                }
-            }
-            leave(&pool);
-            // `wait_slice` (and with it a keyed wait's key) is dropped here, by the helper.
-        }));
+        wait_slice: impl FnMut(Duration) -> bool + Send + 'static,
+    ) -> Runner {
+        entry.put_wait_slice(Box::new(wait_slice));
+        let runner = Runner {
+            pool: Arc::clone(&self.pool),
+            key,
+            entry,
+        };
+        submit_helper(runner.clone());
+        runner
     }
 
     /// Runs `f` on this pool and returns its result as a future.
@@ -293,6 +274,83 @@ impl Waiters {
 /// loom models can run the job on a thread of their own). The job returns whether `f`'s
 /// result was delivered to the task (`false`: the task was dropped before the job
 /// started, so `f` never ran, or before `f` returned, so the result was dropped).
+/// Everything needed to run a foreign wait: on a pool helper, or on a blocked thread.
+#[derive(Clone)]
+pub(crate) struct Runner {
+    pool: Arc<Pool>,
+    key: Option<usize>,
+    entry: Arc<Foreign>,
+}
+
+/// What running the foreign wait for a while came to.
+enum Ran {
+    /// Signalled or failed: the awaiters are released.
+    Ended,
+    /// Every awaiter is gone: the wait is over, unsignalled.
+    Canceled,
+    /// The runner's own deadline passed first: the wait goes on elsewhere.
+    OutOfTime(WaitSlice),
+}
+
+impl Runner {
+    /// Runs `wait_slice` in slices until the foreign event is signalled, the wait fails or
+    /// is canceled, or `deadline` passes.
+    fn run(&self, mut wait_slice: WaitSlice, deadline: Option<Instant>) -> Ran {
+        let entry = &self.entry;
+        while !entry.is_canceled() {
+            let slice = match deadline {
+                None => self.pool.slice,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ran::OutOfTime(wait_slice);
+                    }
+                    left.min(self.pool.slice)
+                }
+            };
+            match panic::catch_unwind(AssertUnwindSafe(|| wait_slice(slice))) {
+                Ok(false) => continue,
+                Ok(true) => {
+                    // Leave first: a wait that starts after the signal gets a fresh helper
+                    // instead of a stale "signalled".
+                    self.leave();
+                    entry.signaled.set();
+                    return Ran::Ended;
+                }
+                Err(payload) => {
+                    self.leave();
+                    let message = panic_message(&*payload)
+                        .unwrap_or("the foreign wait panicked")
+                        .to_string();
+                    entry.fail(message);
+                    return Ran::Ended;
+                }
+            }
+        }
+        self.leave();
+        // `wait_slice` (and with it a keyed wait's key) is dropped here, by the runner.
+        Ran::Canceled
+    }
+
+    fn leave(&self) {
+        if let Some(key) = self.key {
+            self.pool.registry.leave(key, &self.entry);
+        }
+    }
+}
+
+/// Hands the foreign wait to a pool helper. The helper runs it unless a blocked thread
+/// took it first (then the helper leaves at once; the thread hands it back if it stops
+/// before the end).
+fn submit_helper(runner: Runner) {
+    let pool = Arc::clone(&runner.pool);
+    pool.submit(Box::new(move || {
+        if let Some(wait_slice) = runner.entry.take_wait_slice() {
+            let _ = runner.run(wait_slice, None);
+        }
+    }));
+}
+
 pub(crate) fn blocking_job<R, F>(f: F) -> (BlockingTask<R>, impl FnOnce() -> bool + Send + 'static)
 where
     R: Send + 'static,
@@ -336,6 +394,8 @@ pin_project! {
     pub struct ForeignWait {
         #[pin]
         wait: LatchWait<Arc<Foreign>>,
+        // How to run the foreign wait on a blocked caller's own thread.
+        runner: Option<Runner>,
     }
 
     impl PinnedDrop for ForeignWait {
@@ -346,9 +406,41 @@ pin_project! {
 }
 
 impl ForeignWait {
+    /// A wait on `entry` with no way to run it directly (the unit models' form).
+    #[cfg_attr(not(anywait_loom), allow(dead_code))]
     fn new(entry: Arc<Foreign>) -> Self {
         ForeignWait {
             wait: LatchWait::new(entry),
+            runner: None,
+        }
+    }
+
+    fn with_runner(runner: Runner) -> Self {
+        ForeignWait {
+            wait: LatchWait::new(Arc::clone(&runner.entry)),
+            runner: Some(runner),
+        }
+    }
+
+    /// One hand-off instead of two: when no helper has started the foreign wait yet, a
+    /// blocked thread runs it itself until it ends or `deadline` passes (then it hands the
+    /// wait back to the pool, so the other awaiters are still served). `None` when a helper
+    /// (or another blocked thread) runs it, or inside an SDK callback scope.
+    fn wait_direct(&self, deadline: Option<Instant>) -> Option<bool> {
+        if crate::core::waiter::in_callback_scope() {
+            return None;
+        }
+        let runner = self.runner.as_ref()?;
+        let wait_slice = runner.entry.take_wait_slice()?;
+        match runner.run(wait_slice, deadline) {
+            Ran::Ended => Some(true),
+            // Cannot happen while this awaiter lives; nothing to hand back either way.
+            Ran::Canceled => Some(false),
+            Ran::OutOfTime(wait_slice) => {
+                runner.entry.put_wait_slice(wait_slice);
+                submit_helper(runner.clone());
+                Some(false)
+            }
         }
     }
 
@@ -450,7 +542,9 @@ impl ForeignWait {
     /// anywait::wait_on(|_| true).wait_blocking().unwrap();
     /// ```
     pub fn wait_blocking(&self) -> Result<(), Panicked> {
-        self.entry().signaled.wait_blocking();
+        if self.wait_direct(None) != Some(true) {
+            self.entry().signaled.wait_blocking();
+        }
         self.ended()
     }
 
@@ -466,7 +560,9 @@ impl ForeignWait {
     /// });
     /// ```
     pub fn wait_blocking_checked(&self) -> Result<Result<(), Panicked>, WouldDeadlock> {
-        self.entry().signaled.wait_blocking_checked()?;
+        if self.wait_direct(None) != Some(true) {
+            self.entry().signaled.wait_blocking_checked()?;
+        }
         Ok(self.ended())
     }
 
@@ -483,7 +579,10 @@ impl ForeignWait {
     /// assert!(!wait.wait_timeout(Duration::from_millis(1)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.entry().signaled.wait_timeout(timeout)
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.wait_deadline(deadline),
+            None => self.wait_blocking_checked().is_ok(),
+        }
     }
 
     /// Blocks until `deadline` at the latest; `true` when the wait ended, `false` on
@@ -498,7 +597,10 @@ impl ForeignWait {
     /// assert!(wait.wait_deadline(Instant::now() + Duration::from_secs(10)));
     /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
-        self.entry().signaled.wait_deadline(deadline)
+        match self.wait_direct(Some(deadline)) {
+            Some(ended) => ended,
+            None => self.entry().signaled.wait_deadline(deadline),
+        }
     }
 }
 

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use crate::core::latch::{Latch, LatchRef};
 use crate::event::AsyncEvent;
@@ -27,6 +28,9 @@ use crate::sync::{lock, AtomicUsize, Mutex, OnceCell, Ordering};
 
 /// An interrupt hook: pokes a blocked foreign wait so it returns early.
 pub(crate) type Interrupt = Arc<dyn Fn() + Send + Sync>;
+
+/// The foreign wait itself, `wait_slice` with its key bound.
+pub(crate) type WaitSlice = Box<dyn FnMut(Duration) -> bool + Send>;
 
 /// One foreign event being waited on by one helper, shared by its awaiters.
 pub(crate) struct Foreign {
@@ -38,6 +42,10 @@ pub(crate) struct Foreign {
     interrupt: Mutex<Option<Interrupt>>,
     /// The panic message, if the foreign wait panicked.
     failure: OnceCell<String>,
+    /// The foreign wait, until whoever runs it takes it: a pool helper, or a thread that
+    /// waits blockingly before any helper started (one hand-off instead of two). Whoever
+    /// holds it and stops before the end puts it back and hands it to the pool.
+    wait_slice: Mutex<Option<WaitSlice>>,
 }
 
 impl Foreign {
@@ -48,6 +56,7 @@ impl Foreign {
             awaiters: AtomicUsize::new(1),
             interrupt: Mutex::new(None),
             failure: OnceCell::new(),
+            wait_slice: Mutex::new(None),
         }
     }
 
@@ -103,6 +112,17 @@ impl Foreign {
     pub(crate) fn fail(&self, message: String) {
         let _ = self.failure.set(message);
         self.signaled.set();
+    }
+
+    /// Stores the foreign wait for whoever runs it first.
+    pub(crate) fn put_wait_slice(&self, wait_slice: WaitSlice) {
+        let old = lock(&self.wait_slice).replace(wait_slice);
+        debug_assert!(old.is_none(), "one foreign wait per entry");
+    }
+
+    /// Takes the foreign wait to run it; `None` if a helper or a blocked thread runs it.
+    pub(crate) fn take_wait_slice(&self) -> Option<WaitSlice> {
+        lock(&self.wait_slice).take()
     }
 
     /// The panic message of a foreign wait that panicked.
