@@ -15,7 +15,7 @@
 
 #[cfg(not(anywait_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
     /// An array of null atomic pointers, usable in a `static`'s initialiser.
     pub(crate) const fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {
@@ -72,7 +72,7 @@ mod imp {
 #[cfg(anywait_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
     /// An array of null atomic pointers (loom's are not `const`).
     pub(crate) fn null_ptr_array<T, const N: usize>() -> [AtomicPtr<T>; N] {

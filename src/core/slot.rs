@@ -65,12 +65,13 @@ impl SlotBits {
     /// Returns `Err(state)` if the closed bit was set first; the slot then still belongs to
     /// the waiting side, which must empty it itself.
     pub(crate) fn publish(self, state: &AtomicUsize, extra: usize) -> Result<(), usize> {
-        // ORDERING: Relaxed first read; the compare-exchange below is the real check.
-        let mut s = state.load(Ordering::Relaxed);
+        // ORDERING: Acquire so that an early return (closed bit set) sees the closer's
+        // writes (the value); the compare-exchange below is the real check. (An Acquire
+        // load rather than a Relaxed one plus a fence: the same code on x86, and visible to
+        // ThreadSanitizer, which does not model standalone fences.)
+        let mut s = state.load(Ordering::Acquire);
         loop {
             if s & self.closed != 0 {
-                // ORDERING: make the closer's writes (the value) visible to the caller.
-                crate::sync::fence(Ordering::Acquire);
                 return Err(s);
             }
             // ORDERING: Release publishes the slot's contents to the closer, whose AcqRel

@@ -407,7 +407,7 @@ pin_project! {
 
 impl ForeignWait {
     /// A wait on `entry` with no way to run it directly (the unit models' form).
-    #[cfg_attr(not(anywait_loom), allow(dead_code))]
+    #[cfg_attr(not(all(test, anywait_loom)), allow(dead_code))]
     fn new(entry: Arc<Foreign>) -> Self {
         ForeignWait {
             wait: LatchWait::new(entry),
