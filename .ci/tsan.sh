@@ -48,7 +48,7 @@ done
 # frames are never suppressed, so while src/ contains such a fence the run would fail
 # on that false positive (it did: SlotBits::publish in src/core/slot.rs, reached from
 # Rx::poll / Rx::swap_waiter / Rx::on_complete in src/core/oneshot.rs; in the stress
-# tests within a second on every run, in tests/runtimes.rs on some runs). Until the fence
+# tests within a second on every run, in tests/runtimes_oneshot.rs on some runs). Until the fence
 # is replaced by an Acquire load, the run falls back to TSan's force_seq_cst_atomics,
 # which treats every atomic access as SeqCst: data races on plain memory are still
 # found, wrong memory orderings are not. Loud in the summary; TSAN_STRICT=1 disables

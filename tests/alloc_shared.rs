@@ -8,21 +8,16 @@
 
 mod support;
 
-use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::mpsc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anywait::{waitable, SharedWaitable, WaitError};
-use support::{allocs, counting_waker};
+use support::{allocs, counting_waker, poll_pinned};
 
 #[global_allocator]
 static GLOBAL: support::CountingAlloc = support::CountingAlloc;
-
-fn poll_once<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    f.poll(&mut Context::from_waker(waker))
-}
 
 /// The counter itself works (otherwise every "0" below would be vacuous).
 #[test]
@@ -46,7 +41,7 @@ fn the_task_slab_grows_by_doubling() {
     let mut handles: Vec<SharedWaitable<u64>> = (0..WAITERS).map(|_| shared.clone()).collect();
     let ((), n) = allocs(|| {
         for h in &mut handles {
-            assert!(poll_once(Pin::new(h), &noop).is_pending());
+            assert!(poll_pinned(Pin::new(h), &noop).is_pending());
         }
     });
     // 1 000 waiters: at most ~log2(1000) + 1 growths of the one slab, never one per waiter.
@@ -64,7 +59,7 @@ fn clone_poll_complete_ready_allocate_nothing() {
         let noop = futures::task::noop_waker();
         let mut warm: Vec<SharedWaitable<u64>> = (0..=WAITERS).map(|_| shared.clone()).collect();
         for h in &mut warm {
-            assert!(poll_once(Pin::new(h), &noop).is_pending());
+            assert!(poll_pinned(Pin::new(h), &noop).is_pending());
         }
     }
     let noop = futures::task::noop_waker();
@@ -81,12 +76,12 @@ fn clone_poll_complete_ready_allocate_nothing() {
     // Polling to Pending: one with a no-op waker, many with a prebuilt counting one, and
     // re-polling (same waker, then a different one).
     let (pending, n) = allocs(|| {
-        let mut all = poll_once(on_stack.as_mut(), &noop).is_pending();
+        let mut all = poll_pinned(on_stack.as_mut(), &noop).is_pending();
         for f in &mut boxed {
-            all &= poll_once(f.as_mut(), &waker).is_pending();
-            all &= poll_once(f.as_mut(), &waker).is_pending();
+            all &= poll_pinned(f.as_mut(), &waker).is_pending();
+            all &= poll_pinned(f.as_mut(), &waker).is_pending();
         }
-        all &= poll_once(on_stack.as_mut(), &waker).is_pending();
+        all &= poll_pinned(on_stack.as_mut(), &waker).is_pending();
         all
     });
     assert!(pending);
@@ -120,10 +115,10 @@ fn clone_poll_complete_ready_allocate_nothing() {
 
     // Polling to Ready, again after Ready, and every wait after completion.
     let (r, n) = allocs(|| {
-        let mut all = poll_once(on_stack.as_mut(), &noop) == Poll::Ready(Ok(7));
+        let mut all = poll_pinned(on_stack.as_mut(), &noop) == Poll::Ready(Ok(7));
         for f in &mut boxed {
-            all &= poll_once(f.as_mut(), &waker) == Poll::Ready(Ok(7));
-            all &= poll_once(f.as_mut(), &noop) == Poll::Ready(Ok(7));
+            all &= poll_pinned(f.as_mut(), &waker) == Poll::Ready(Ok(7));
+            all &= poll_pinned(f.as_mut(), &noop) == Poll::Ready(Ok(7));
         }
         (
             all,

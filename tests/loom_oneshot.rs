@@ -26,15 +26,15 @@ mod support;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use anywait::{waitable, Abandoned, Completer, TryTakeError, WaitError, WaitableFuture};
+use anywait::{waitable, Abandoned, Completer, TryTakeError, WaitError};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use support::assert_no_waker_leak;
 use support::loom_models::{counting_waker, explore, load, Val};
+use support::{assert_no_waker_leak, poll_once, SendPtr};
 
 /// Runs a model exhaustively: no preemption bound, whatever `LOOM_MAX_PREEMPTIONS` says.
 /// The one-shot state machine is small enough for that: all the models of this file
@@ -46,15 +46,6 @@ fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     explore(builder, f);
 }
 
-fn poll_with<T>(future: &mut WaitableFuture<T>, waker: &Waker) -> Poll<Result<T, Abandoned>> {
-    Pin::new(future).poll(&mut Context::from_waker(waker))
-}
-
-/// A raw completer pointer, moved to another thread as C `user_data` would be.
-struct SendPtr(*mut std::ffi::c_void);
-// SAFETY: the pointer owns a `Completer<Val>`, which is `Send`.
-unsafe impl Send for SendPtr {}
-
 /// complete vs poll: the value is delivered exactly once, and a `Pending` poll is followed
 /// by exactly one wake-up.
 #[test]
@@ -64,7 +55,7 @@ fn complete_vs_poll() {
         let (val, counter) = Val::new(1);
         let tx = thread::spawn(move || completer.complete(val).is_ok());
         let (inner, waker) = counting_waker();
-        let first = poll_with(&mut future, &waker);
+        let first = poll_once(&mut future, &waker);
         assert!(
             tx.join().unwrap(),
             "the future was alive: complete must succeed"
@@ -73,7 +64,7 @@ fn complete_vs_poll() {
             Poll::Ready(result) => result,
             Poll::Pending => {
                 assert_eq!(inner.wakes(), 1, "Pending must be followed by one wake-up");
-                match poll_with(&mut future, &waker) {
+                match poll_once(&mut future, &waker) {
                     Poll::Ready(result) => result,
                     Poll::Pending => panic!("woken but still pending"),
                 }
@@ -83,7 +74,7 @@ fn complete_vs_poll() {
         assert_eq!(load(&counter), 1);
         // Fused: the value is never delivered twice.
         assert!(matches!(
-            poll_with(&mut future, &waker),
+            poll_once(&mut future, &waker),
             Poll::Ready(Err(Abandoned))
         ));
         drop(future);
@@ -141,7 +132,7 @@ fn complete_vs_drop_after_poll() {
         let (completer, mut future) = waitable::<Val>();
         let (val, counter) = Val::new(4);
         let (inner, waker) = counting_waker();
-        assert!(poll_with(&mut future, &waker).is_pending());
+        assert!(poll_once(&mut future, &waker).is_pending());
         let tx = thread::spawn(move || completer.complete(val));
         drop(future);
         let result = tx.join().unwrap();
@@ -161,7 +152,7 @@ fn complete_vs_poll_then_drop() {
         let (val, counter) = Val::new(5);
         let (inner, waker) = counting_waker();
         let tx = thread::spawn(move || completer.complete(val));
-        let polled = poll_with(&mut future, &waker);
+        let polled = poll_once(&mut future, &waker);
         drop(future);
         let result = tx.join().unwrap();
         if let Poll::Ready(got) = polled {
@@ -215,7 +206,7 @@ fn complete_vs_wait_timeout_zero_after_poll() {
         let (completer, mut future) = waitable::<Val>();
         let (val, counter) = Val::new(14);
         let (inner, waker) = counting_waker();
-        assert!(poll_with(&mut future, &waker).is_pending());
+        assert!(poll_once(&mut future, &waker).is_pending());
         let rx = thread::spawn(move || {
             let first = future.wait_timeout(Duration::ZERO);
             (first, future)
@@ -310,13 +301,13 @@ fn abandon_vs_poll() {
         let (completer, mut future) = waitable::<Val>();
         let tx = thread::spawn(move || drop(completer));
         let (inner, waker) = counting_waker();
-        let first = poll_with(&mut future, &waker);
+        let first = poll_once(&mut future, &waker);
         tx.join().unwrap();
         let result = match first {
             Poll::Ready(result) => result,
             Poll::Pending => {
                 assert_eq!(inner.wakes(), 1, "abandonment must wake the future");
-                match poll_with(&mut future, &waker) {
+                match poll_once(&mut future, &waker) {
                     Poll::Ready(result) => result,
                     Poll::Pending => panic!("woken but still pending"),
                 }
@@ -390,7 +381,7 @@ fn on_complete_after_poll_vs_abandon() {
         let calls = Arc::new(AtomicUsize::new(0));
         let (completer, mut future) = waitable::<Val>();
         let (inner, waker) = counting_waker();
-        assert!(poll_with(&mut future, &waker).is_pending());
+        assert!(poll_once(&mut future, &waker).is_pending());
         let tx = thread::spawn(move || drop(completer));
         let seen = calls.clone();
         future.on_complete(move |result| {
@@ -532,7 +523,7 @@ fn poll_wait_drop_vs_complete() {
         let (val, counter) = Val::new(16);
         let (inner, waker) = counting_waker();
         let rx = thread::spawn(move || {
-            let got = match poll_with(&mut future, &waker) {
+            let got = match poll_once(&mut future, &waker) {
                 Poll::Ready(result) => Some(result.unwrap().id),
                 Poll::Pending => future.wait_timeout(Duration::ZERO).ok().map(|v| v.id),
             };
@@ -572,9 +563,9 @@ fn repoll_new_waker_vs_complete() {
         let (val, counter) = Val::new(11);
         let (old, old_waker) = counting_waker();
         let (new, new_waker) = counting_waker();
-        assert!(poll_with(&mut future, &old_waker).is_pending());
+        assert!(poll_once(&mut future, &old_waker).is_pending());
         let tx = thread::spawn(move || completer.complete(val).is_ok());
-        let second = poll_with(&mut future, &new_waker);
+        let second = poll_once(&mut future, &new_waker);
         assert!(tx.join().unwrap());
         let got = match second {
             Poll::Ready(result) => {
@@ -586,7 +577,7 @@ fn repoll_new_waker_vs_complete() {
             Poll::Pending => {
                 assert_eq!(new.wakes(), 1, "the last registered waker must be woken");
                 assert_eq!(old.wakes(), 0, "a replaced waker must not be woken");
-                match poll_with(&mut future, &new_waker) {
+                match poll_once(&mut future, &new_waker) {
                     Poll::Ready(result) => result,
                     Poll::Pending => panic!("woken but still pending"),
                 }
@@ -608,13 +599,13 @@ fn repoll_same_waker_vs_complete() {
         let (completer, mut future) = waitable::<Val>();
         let (val, _counter) = Val::new(12);
         let (inner, waker) = counting_waker();
-        assert!(poll_with(&mut future, &waker).is_pending());
+        assert!(poll_once(&mut future, &waker).is_pending());
         let tx = thread::spawn(move || completer.complete(val).is_ok());
-        let second = poll_with(&mut future, &waker);
+        let second = poll_once(&mut future, &waker);
         assert!(tx.join().unwrap());
         if second.is_pending() {
             assert_eq!(inner.wakes(), 1);
-            assert!(poll_with(&mut future, &waker).is_ready());
+            assert!(poll_once(&mut future, &waker).is_ready());
         }
         assert!(inner.wakes() <= 1);
         drop(future);

@@ -38,24 +38,15 @@
 
 mod support;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
-use anywait::{waitable, Abandoned, SharedWaitable, WaitError};
+use anywait::{waitable, Abandoned, WaitError};
 use loom::thread;
 use support::loom_models::explore;
-use support::{assert_no_waker_leak, counting_waker, runs, with_hook};
-
-fn poll_once<T: Clone>(
-    future: &mut Pin<Box<SharedWaitable<T>>>,
-    waker: &Waker,
-) -> Poll<Result<T, Abandoned>> {
-    future.as_mut().poll(&mut Context::from_waker(waker))
-}
+use support::{assert_no_waker_leak, counting_waker, poll_once, runs, with_hook};
 
 /// `loom::model`, printing how many executions (interleavings) loom explored, so the
 /// cost of each model is visible with `--nocapture`.

@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 
 use anywait::AsyncEvent;
 use futures::task::SpawnExt;
-use support::{futures_thread_pool, tokio_current_thread, tokio_multi_thread};
+use support::{futures_thread_pool, tokio_current_thread, tokio_multi_thread, LONG};
 
-const LONG: Duration = Duration::from_secs(3600);
 /// Fails a hung test; never orders anything.
 const HANG_GUARD: Duration = Duration::from_secs(120);
 

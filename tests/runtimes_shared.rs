@@ -18,10 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anywait::{waitable, Abandoned, SharedWaitable, WaitError};
-use support::{tokio_current_thread, tokio_multi_thread, SignalOnPending};
-
-/// Long enough never to expire in a test run: only the completion ends these waits.
-const LONG: Duration = Duration::from_secs(3600);
+use support::{tokio_current_thread, tokio_multi_thread, SignalOnPending, LONG};
 
 /// How long the completing thread waits for the registrations before failing the test.
 const FAILSAFE: Duration = Duration::from_secs(120);

@@ -19,10 +19,7 @@ use std::time::{Duration, Instant};
 use anywait::time::{timeout_at, Elapsed};
 use anywait::{timeout, waitable, Abandoned, Completer};
 use futures::future::FusedFuture;
-use support::{runs, with_hook, Executor, SignalOnPending};
-
-/// A deadline that no test run reaches: only a completion ends such a wait.
-const LONG: Duration = Duration::from_secs(3600);
+use support::{runs, with_hook, Executor, SignalOnPending, LONG};
 
 /// A deadline short enough to keep the suite fast, long enough to be measurable.
 const SHORT: Duration = Duration::from_millis(50);

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use futures::future::FusedFuture;
 use futures::task::noop_waker_ref;
 
-use super::support::{counting_waker, poll_with};
+use super::support::{counting_waker, poll_pinned};
 use crate::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
 
 fn poll_noop<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
-    poll_with(future, noop_waker_ref())
+    poll_pinned(future, noop_waker_ref())
 }
 
 /// Scales a loop count down under miri.
@@ -85,13 +85,13 @@ fn set_wakes_every_current_waiter() {
     let (inner_b, waker_b) = counting_waker();
     let mut a = pin!(event.wait());
     let mut b = pin!(event.wait());
-    assert!(poll_with(a.as_mut(), &waker_a).is_pending());
-    assert!(poll_with(b.as_mut(), &waker_b).is_pending());
+    assert!(poll_pinned(a.as_mut(), &waker_a).is_pending());
+    assert!(poll_pinned(b.as_mut(), &waker_b).is_pending());
     assert_eq!((inner_a.wakes(), inner_b.wakes()), (0, 0));
     event.set();
     assert_eq!((inner_a.wakes(), inner_b.wakes()), (1, 1));
-    assert!(poll_with(a.as_mut(), &waker_a).is_ready());
-    assert!(poll_with(b.as_mut(), &waker_b).is_ready());
+    assert!(poll_pinned(a.as_mut(), &waker_a).is_ready());
+    assert!(poll_pinned(b.as_mut(), &waker_b).is_ready());
     // The event's clones of the wakers are gone.
     assert_eq!(Arc::strong_count(&inner_a), 2);
     assert_eq!(Arc::strong_count(&inner_b), 2);
@@ -104,8 +104,8 @@ fn completes_if_set_when_first_polled() {
     event.set();
     let mut after = pin!(event.wait()); // created set
     let (inner, waker) = counting_waker();
-    assert!(poll_with(before.as_mut(), &waker).is_ready());
-    assert!(poll_with(after.as_mut(), &waker).is_ready());
+    assert!(poll_pinned(before.as_mut(), &waker).is_ready());
+    assert!(poll_pinned(after.as_mut(), &waker).is_ready());
     assert_eq!(inner.wakes(), 0);
     assert_eq!(Arc::strong_count(&inner), 2, "a ready wait kept a waker");
 }
@@ -125,11 +125,11 @@ fn set_then_clear_releases_queued_wait() {
     let event = AsyncEvent::new();
     let (inner, waker) = counting_waker();
     let mut wait = pin!(event.wait());
-    assert!(poll_with(wait.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
     event.set();
     event.clear();
     assert_eq!(inner.wakes(), 1);
-    assert!(poll_with(wait.as_mut(), &waker).is_ready());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_ready());
 }
 
 #[test]
@@ -165,14 +165,14 @@ fn wait_created_after_clear_waits_for_next_set() {
     let (inner, waker) = counting_waker();
     let mut wait = pin!(event.wait());
     for _ in 0..3 {
-        assert!(poll_with(wait.as_mut(), &waker).is_pending());
+        assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
     }
     event.clear();
-    assert!(poll_with(wait.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
     assert_eq!(inner.wakes(), 0, "woken without a set()");
     event.set();
     assert_eq!(inner.wakes(), 1);
-    assert!(poll_with(wait.as_mut(), &waker).is_ready());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_ready());
 }
 
 /// Created while set, cleared before the first poll: no set() since creation and unset
@@ -184,10 +184,10 @@ fn wait_created_while_set_and_cleared_before_poll_waits() {
     let mut wait = pin!(event.wait());
     event.clear();
     let (inner, waker) = counting_waker();
-    assert!(poll_with(wait.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
     event.set();
     assert_eq!(inner.wakes(), 1);
-    assert!(poll_with(wait.as_mut(), &waker).is_ready());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_ready());
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn no_completion_while_unset() {
     let mut wait = pin!(event.wait());
     let mut blocked = 0;
     for _ in 0..scaled(100, 5) {
-        assert!(poll_with(wait.as_mut(), &waker).is_pending());
+        assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
         event.clear();
         blocked += usize::from(!event.wait_timeout(Duration::ZERO));
     }
@@ -218,7 +218,7 @@ fn set_on_set_event_is_a_no_op() {
     event.clear();
     let (inner, waker) = counting_waker();
     assert!(
-        poll_with(wait.as_mut(), &waker).is_pending(),
+        poll_pinned(wait.as_mut(), &waker).is_pending(),
         "a no-op set() released a wait"
     );
     // And on a set event with a queued waiter (from the generation before): nothing
@@ -227,7 +227,7 @@ fn set_on_set_event_is_a_no_op() {
     assert_eq!(inner.wakes(), 1);
     event.set();
     assert_eq!(inner.wakes(), 1);
-    assert!(poll_with(wait.as_mut(), &waker).is_ready());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_ready());
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn drop_registered_waiter_while_others_wait() {
     let wakers: Vec<_> = (0..3).map(|_| counting_waker()).collect();
     let mut waits: Vec<_> = (0..3).map(|_| Box::pin(event.wait())).collect();
     for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
-        assert!(poll_with(wait.as_mut(), waker).is_pending());
+        assert!(poll_pinned(wait.as_mut(), waker).is_pending());
     }
     // Drop the middle one (both neighbours relink), then the head.
     let middle = waits.remove(1);
@@ -257,7 +257,7 @@ fn drop_registered_waiter_while_others_wait() {
     assert_eq!(wakers[0].0.wakes(), 0);
     assert_eq!(wakers[1].0.wakes(), 0);
     assert_eq!(wakers[2].0.wakes(), 1);
-    assert!(poll_with(waits[0].as_mut(), &wakers[2].1).is_ready());
+    assert!(poll_pinned(waits[0].as_mut(), &wakers[2].1).is_ready());
 }
 
 #[test]
@@ -267,16 +267,16 @@ fn drop_tail_then_new_waiter() {
     let (inner_b, waker_b) = counting_waker();
     let mut a = Box::pin(event.wait());
     let mut b = Box::pin(event.wait());
-    assert!(poll_with(a.as_mut(), &waker_a).is_pending());
-    assert!(poll_with(b.as_mut(), &waker_b).is_pending());
+    assert!(poll_pinned(a.as_mut(), &waker_a).is_pending());
+    assert!(poll_pinned(b.as_mut(), &waker_b).is_pending());
     drop(b); // the tail
     let mut c = Box::pin(event.wait());
-    assert!(poll_with(c.as_mut(), &waker_b).is_pending());
+    assert!(poll_pinned(c.as_mut(), &waker_b).is_pending());
     drop(a); // the head
     event.set();
     assert_eq!(inner_a.wakes(), 0);
     assert_eq!(inner_b.wakes(), 1);
-    assert!(poll_with(c.as_mut(), &waker_b).is_ready());
+    assert!(poll_pinned(c.as_mut(), &waker_b).is_ready());
 }
 
 #[test]
@@ -285,9 +285,9 @@ fn repoll_with_other_waker_replaces_it() {
     let (old_inner, old_waker) = counting_waker();
     let (new_inner, new_waker) = counting_waker();
     let mut wait = pin!(event.wait());
-    assert!(poll_with(wait.as_mut(), &old_waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &old_waker).is_pending());
     assert_eq!(Arc::strong_count(&old_inner), 3);
-    assert!(poll_with(wait.as_mut(), &new_waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &new_waker).is_pending());
     assert_eq!(
         Arc::strong_count(&old_inner),
         2,
@@ -297,7 +297,7 @@ fn repoll_with_other_waker_replaces_it() {
     event.set();
     assert_eq!(old_inner.wakes(), 0, "the replaced waker was woken");
     assert_eq!(new_inner.wakes(), 1);
-    assert!(poll_with(wait.as_mut(), &new_waker).is_ready());
+    assert!(poll_pinned(wait.as_mut(), &new_waker).is_ready());
 }
 
 #[test]
@@ -306,7 +306,7 @@ fn repoll_with_same_waker_keeps_it() {
     let (inner, waker) = counting_waker();
     let mut wait = pin!(event.wait());
     for _ in 0..3 {
-        assert!(poll_with(wait.as_mut(), &waker).is_pending());
+        assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
         assert_eq!(Arc::strong_count(&inner), 3, "one clone held by the queue");
     }
     event.set();
@@ -322,13 +322,13 @@ fn many_waiters_each_woken_once() {
         let wakers: Vec<_> = (0..n).map(|_| counting_waker()).collect();
         let mut waits: Vec<_> = (0..n).map(|_| Box::pin(event.wait())).collect();
         for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
-            assert!(poll_with(wait.as_mut(), waker).is_pending());
+            assert!(poll_pinned(wait.as_mut(), waker).is_pending());
         }
         event.set();
         for (wait, (inner, waker)) in waits.iter_mut().zip(&wakers) {
             assert_eq!(inner.wakes(), 1, "n = {n}");
             assert_eq!(Arc::strong_count(inner), 2, "n = {n}");
-            assert!(poll_with(wait.as_mut(), waker).is_ready());
+            assert!(poll_pinned(wait.as_mut(), waker).is_ready());
         }
     }
 }
@@ -341,13 +341,13 @@ fn waiters_of_two_generations() {
     let old: Vec<_> = (0..40).map(|_| counting_waker()).collect();
     let mut old_waits: Vec<_> = (0..40).map(|_| Box::pin(event.wait())).collect();
     for (wait, (_, waker)) in old_waits.iter_mut().zip(&old) {
-        assert!(poll_with(wait.as_mut(), waker).is_pending());
+        assert!(poll_pinned(wait.as_mut(), waker).is_pending());
     }
     event.set();
     event.clear();
     let (new_inner, new_waker) = counting_waker();
     let mut new_wait = pin!(event.wait());
-    assert!(poll_with(new_wait.as_mut(), &new_waker).is_pending());
+    assert!(poll_pinned(new_wait.as_mut(), &new_waker).is_pending());
     assert!(old.iter().all(|(inner, _)| inner.wakes() == 1));
     assert_eq!(new_inner.wakes(), 0);
     event.set();
@@ -383,7 +383,7 @@ fn waker_may_reenter_the_event() {
         done: std::sync::Mutex::new(Some(tx)),
     }));
     let mut wait = Box::pin(event.wait_owned());
-    assert!(poll_with(wait.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
     let setter = {
         let event = event.clone();
         thread::spawn(move || event.set())
@@ -396,7 +396,7 @@ fn waker_may_reenter_the_event() {
         "the re-entrant wait saw the event set after clear()"
     );
     setter.join().unwrap();
-    assert!(poll_with(wait.as_mut(), &waker).is_ready());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_ready());
 }
 
 #[test]
@@ -415,17 +415,17 @@ fn future_moves_between_threads() {
     let event = Arc::new(AsyncEvent::new());
     let (inner, waker) = counting_waker();
     let mut wait = Box::pin(event.wait_owned());
-    assert!(poll_with(wait.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
     let handle = thread::spawn(move || {
         let waker = Waker::from(inner.clone());
         // Registered with the other thread's waker; this poll replaces it.
-        assert!(poll_with(wait.as_mut(), &waker).is_pending());
+        assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
         (wait, inner)
     });
     let (mut wait, inner) = handle.join().unwrap();
     event.set();
     assert_eq!(inner.wakes(), 1);
-    assert!(poll_with(wait.as_mut(), &waker).is_ready());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_ready());
 }
 
 #[test]
@@ -537,7 +537,7 @@ fn wait_timeout_and_deadline_time_out() {
     // A timed-out waiter left nothing behind: the next set() wakes only live waiters.
     let (inner, waker) = counting_waker();
     let mut wait = pin!(event.wait());
-    assert!(poll_with(wait.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
     event.set();
     assert_eq!(inner.wakes(), 1);
     assert!(event.wait_timeout(Duration::ZERO));
@@ -578,7 +578,7 @@ fn event_setter_raw_round_trip() {
     );
     let (inner, waker) = counting_waker();
     let mut wait = pin!(event.wait());
-    assert!(poll_with(wait.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(wait.as_mut(), &waker).is_pending());
     // SAFETY: `raw` came from `into_raw` and is released only below.
     unsafe { EventSetter::set_raw(raw) };
     assert!(event.is_set());
@@ -600,7 +600,7 @@ fn event_setter_raw_round_trip() {
 
 #[test]
 fn event_setter_raw_from_another_thread() {
-    /// The `user_data` pointer as an SDK thread holds it. (tests/ffi_event.rs round-trips
+    /// The `user_data` pointer as an SDK thread holds it. (tests/event.rs round-trips
     /// it through `usize` as C SDKs do; miri's strict provenance forbids that here.)
     struct UserData(*mut std::ffi::c_void);
     // SAFETY: the pointer owns an `Arc<AsyncEvent>` reference, and `AsyncEvent` is
@@ -644,12 +644,12 @@ fn generation_wrap_loses_no_wake_up() {
         let (inner, waker) = counting_waker();
         let mut wait = Box::pin(event.wait());
         assert!(
-            poll_with(wait.as_mut(), &waker).is_pending(),
+            poll_pinned(wait.as_mut(), &waker).is_pending(),
             "round {round}"
         );
         event.set();
         assert_eq!(inner.wakes(), 1, "round {round}: lost wake-up");
-        assert!(poll_with(wait.as_mut(), &waker).is_ready());
+        assert!(poll_pinned(wait.as_mut(), &waker).is_ready());
         event.clear();
         waits.push(wait);
     }
@@ -657,14 +657,14 @@ fn generation_wrap_loses_no_wake_up() {
     let event = AsyncEvent::near_generation_wrap(1);
     let (old_inner, old_waker) = counting_waker();
     let mut old = pin!(event.wait());
-    assert!(poll_with(old.as_mut(), &old_waker).is_pending());
+    assert!(poll_pinned(old.as_mut(), &old_waker).is_pending());
     event.set(); // the generation wraps to 0
     event.clear();
     let (new_inner, new_waker) = counting_waker();
     let mut new = pin!(event.wait());
-    assert!(poll_with(new.as_mut(), &new_waker).is_pending());
+    assert!(poll_pinned(new.as_mut(), &new_waker).is_pending());
     assert_eq!((old_inner.wakes(), new_inner.wakes()), (1, 0));
     event.set();
     assert_eq!((old_inner.wakes(), new_inner.wakes()), (1, 1));
-    assert!(poll_with(new.as_mut(), &new_waker).is_ready());
+    assert!(poll_pinned(new.as_mut(), &new_waker).is_ready());
 }

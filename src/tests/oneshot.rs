@@ -9,7 +9,7 @@
 //! primitive itself. Miri-clean, also with `-Zmiri-strict-provenance`.
 
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures::future::FusedFuture;
 use futures::task::noop_waker_ref;
 
-use super::support::{count, Val, LONG};
+use super::support::{count, poll_once, SendPtr, Val, LONG};
 use crate::{waitable, Abandoned, Canceled, Completer, TryTakeError, WaitError, WaitableFuture};
 
 /// The id every matrix test sends.
@@ -31,7 +31,7 @@ const RACES: usize = if cfg!(miri) { 2 } else { 200 };
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// Counts of one [`CountingWaker`]: how often its wakers were cloned and woken.
+/// Counts of one [`CloneCountingWaker`]: how often its wakers were cloned and woken.
 #[derive(Default)]
 struct Counts {
     clones: AtomicUsize,
@@ -39,8 +39,10 @@ struct Counts {
 }
 
 /// A waker that counts clones and wake-ups. Every `Waker` made from it holds one strong
-/// count of the `Arc`, so [`CountingWaker::live`] is the number of wakers alive.
-struct CountingWaker {
+/// count of the `Arc`, so [`CloneCountingWaker::live`] is the number of wakers alive.
+/// (The shared `CountingWaker` of `tests/support/wakers.rs` is built on `Wake`, which
+/// cannot count clones: this one has a vtable of its own.)
+struct CloneCountingWaker {
     counts: Arc<Counts>,
 }
 
@@ -79,9 +81,9 @@ unsafe fn vt_drop(data: *const ()) {
     drop(unsafe { Arc::from_raw(data.cast::<Counts>()) });
 }
 
-impl CountingWaker {
+impl CloneCountingWaker {
     fn new() -> Self {
-        CountingWaker {
+        CloneCountingWaker {
             counts: Arc::default(),
         }
     }
@@ -107,15 +109,6 @@ impl CountingWaker {
         Arc::strong_count(&self.counts) - 1
     }
 }
-
-fn poll_with<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(waker))
-}
-
-/// A raw completer pointer, moved to another thread as C `user_data` would be.
-struct SendPtr(*mut std::ffi::c_void);
-// SAFETY: the pointer owns a `Completer<Val>`, which is `Send`.
-unsafe impl Send for SendPtr {}
 
 // ---------------------------------------------------------------------------------------
 // Producers
@@ -284,19 +277,19 @@ fn consume_poll(p: Producer) {
     for _ in 0..p.races() {
         let (completer, mut future) = waitable::<Val>();
         let (value, drops) = Val::new(ID);
-        let counting = CountingWaker::new();
+        let counting = CloneCountingWaker::new();
         let waker = counting.waker();
-        assert!(poll_with(&mut future, noop_waker_ref()).is_pending());
-        assert!(poll_with(&mut future, &waker).is_pending());
+        assert!(poll_once(&mut future, noop_waker_ref()).is_pending());
+        assert!(poll_once(&mut future, &waker).is_pending());
         assert!(!future.is_terminated());
         let run = p.start(completer, value);
-        let first = poll_with(&mut future, &waker);
+        let first = poll_once(&mut future, &waker);
         p.check_sent_alive(run.finish());
         let got = match first {
             Poll::Ready(got) => got,
             Poll::Pending => {
                 assert_eq!(counting.wakes(), 1, "Pending must be followed by a wake-up");
-                match poll_with(&mut future, &waker) {
+                match poll_once(&mut future, &waker) {
                     Poll::Ready(got) => got,
                     Poll::Pending => panic!("woken but still pending"),
                 }
@@ -309,7 +302,7 @@ fn consume_poll(p: Producer) {
         }
         assert!(counting.wakes() <= 1);
         assert!(matches!(
-            poll_with(&mut future, &waker),
+            poll_once(&mut future, &waker),
             Poll::Ready(Err(Abandoned))
         ));
         assert!(future.is_terminated());
@@ -337,8 +330,8 @@ fn consume_drop_after_poll(p: Producer) {
     for _ in 0..p.races() {
         let (completer, mut future) = waitable::<Val>();
         let (value, drops) = Val::new(ID);
-        let counting = CountingWaker::new();
-        assert!(poll_with(&mut future, &counting.waker()).is_pending());
+        let counting = CloneCountingWaker::new();
+        assert!(poll_once(&mut future, &counting.waker()).is_pending());
         assert_eq!(counting.live(), 1, "the future holds one clone");
         let run = p.start(completer, value);
         drop(future);
@@ -512,7 +505,7 @@ fn consume_canceled(p: Producer) {
             drop(future);
             run.finish()
         } else {
-            let counting = CountingWaker::new();
+            let counting = CloneCountingWaker::new();
             let waker = counting.waker();
             let mut cx = Context::from_waker(&waker);
             assert!(completer.poll_canceled(&mut cx).is_pending());
@@ -644,16 +637,16 @@ fn auto_traits() {
 fn poll_after_ready_is_abandoned_and_fused() {
     let (completer, mut future) = waitable::<u64>();
     assert!(!future.is_terminated());
-    assert!(poll_with(&mut future, noop_waker_ref()).is_pending());
+    assert!(poll_once(&mut future, noop_waker_ref()).is_pending());
     assert!(!future.is_terminated(), "Pending does not terminate");
     completer.complete(5).unwrap();
     assert!(future.is_complete());
     assert!(!future.is_terminated(), "complete but not yet taken");
-    assert_eq!(poll_with(&mut future, noop_waker_ref()), Poll::Ready(Ok(5)));
+    assert_eq!(poll_once(&mut future, noop_waker_ref()), Poll::Ready(Ok(5)));
     assert!(future.is_terminated());
     for _ in 0..3 {
         assert_eq!(
-            poll_with(&mut future, noop_waker_ref()),
+            poll_once(&mut future, noop_waker_ref()),
             Poll::Ready(Err(Abandoned))
         );
         assert!(future.is_terminated());
@@ -673,12 +666,12 @@ fn abandoned_is_terminated_only_after_ready() {
     assert!(future.is_complete());
     assert!(!future.is_terminated());
     assert_eq!(
-        poll_with(&mut future, noop_waker_ref()),
+        poll_once(&mut future, noop_waker_ref()),
         Poll::Ready(Err(Abandoned))
     );
     assert!(future.is_terminated());
     assert_eq!(
-        poll_with(&mut future, noop_waker_ref()),
+        poll_once(&mut future, noop_waker_ref()),
         Poll::Ready(Err(Abandoned))
     );
 }
@@ -695,7 +688,7 @@ fn try_take_and_waits_terminate() {
     assert_eq!(future.try_take(), Ok(2));
     assert!(future.is_terminated());
     assert_eq!(
-        poll_with(&mut future, noop_waker_ref()),
+        poll_once(&mut future, noop_waker_ref()),
         Poll::Ready(Err(Abandoned))
     );
 }
@@ -703,16 +696,16 @@ fn try_take_and_waits_terminate() {
 #[test]
 fn repoll_with_same_waker_does_not_clone() {
     let (completer, mut future) = waitable::<u64>();
-    let counting = CountingWaker::new();
+    let counting = CloneCountingWaker::new();
     let waker = counting.waker();
     for _ in 0..4 {
-        assert!(poll_with(&mut future, &waker).is_pending());
+        assert!(poll_once(&mut future, &waker).is_pending());
     }
     assert_eq!(counting.clones(), 1, "one clone, kept across re-polls");
     // A clone of the same waker `will_wake` the stored one: still no new clone.
     let same = waker.clone();
     assert_eq!(counting.clones(), 2);
-    assert!(poll_with(&mut future, &same).is_pending());
+    assert!(poll_once(&mut future, &same).is_pending());
     assert_eq!(counting.clones(), 2);
     assert_eq!(counting.live(), 3);
     completer.complete(3).unwrap();
@@ -722,19 +715,19 @@ fn repoll_with_same_waker_does_not_clone() {
         2,
         "the stored clone was consumed by the wake-up"
     );
-    assert_eq!(poll_with(&mut future, &waker), Poll::Ready(Ok(3)));
+    assert_eq!(poll_once(&mut future, &waker), Poll::Ready(Ok(3)));
     assert_eq!(counting.clones(), 2, "Ready does not clone");
 }
 
 #[test]
 fn repoll_with_new_waker_replaces_old() {
     let (completer, mut future) = waitable::<u64>();
-    let old = CountingWaker::new();
-    let new = CountingWaker::new();
+    let old = CloneCountingWaker::new();
+    let new = CloneCountingWaker::new();
     let (old_waker, new_waker) = (old.waker(), new.waker());
-    assert!(poll_with(&mut future, &old_waker).is_pending());
+    assert!(poll_once(&mut future, &old_waker).is_pending());
     assert_eq!(old.live(), 2);
-    assert!(poll_with(&mut future, &new_waker).is_pending());
+    assert!(poll_once(&mut future, &new_waker).is_pending());
     assert_eq!(old.live(), 1, "the replaced clone is released at once");
     assert_eq!(new.live(), 2);
     completer.complete(4).unwrap();
@@ -743,7 +736,7 @@ fn repoll_with_new_waker_replaces_old() {
         (0, 1),
         "only the last waker is woken"
     );
-    assert_eq!(poll_with(&mut future, &new_waker), Poll::Ready(Ok(4)));
+    assert_eq!(poll_once(&mut future, &new_waker), Poll::Ready(Ok(4)));
     drop((old_waker, new_waker));
     assert_eq!((old.live(), new.live()), (0, 0));
 }
@@ -751,8 +744,8 @@ fn repoll_with_new_waker_replaces_old() {
 #[test]
 fn timed_out_wait_keeps_the_task_waker() {
     let (completer, mut future) = waitable::<u64>();
-    let counting = CountingWaker::new();
-    assert!(poll_with(&mut future, &counting.waker()).is_pending());
+    let counting = CloneCountingWaker::new();
+    assert!(poll_once(&mut future, &counting.waker()).is_pending());
     assert_eq!(counting.live(), 1);
     for _ in 0..2 {
         assert_eq!(future.wait_timeout(Duration::ZERO), Err(WaitError::Timeout));
@@ -766,15 +759,15 @@ fn timed_out_wait_keeps_the_task_waker() {
     completer.complete(6).unwrap();
     assert_eq!(counting.wakes(), 1, "the completion still wakes the task");
     assert_eq!(counting.live(), 0);
-    assert_eq!(poll_with(&mut future, noop_waker_ref()), Poll::Ready(Ok(6)));
+    assert_eq!(poll_once(&mut future, noop_waker_ref()), Poll::Ready(Ok(6)));
 }
 
 #[test]
 fn wait_after_poll_takes_the_value_and_releases_the_waker() {
     for _ in 0..RACES {
         let (completer, mut future) = waitable::<u64>();
-        let counting = CountingWaker::new();
-        assert!(poll_with(&mut future, &counting.waker()).is_pending());
+        let counting = CloneCountingWaker::new();
+        assert!(poll_once(&mut future, &counting.waker()).is_pending());
         let producer = thread::spawn(move || completer.complete(7));
         assert_eq!(future.wait_timeout(LONG), Ok(7));
         assert_eq!(producer.join().unwrap(), Ok(()));
@@ -823,8 +816,8 @@ fn await_under_executors() {
 #[test]
 fn on_complete_after_poll_releases_the_waker() {
     let (completer, mut future) = waitable::<u64>();
-    let counting = CountingWaker::new();
-    assert!(poll_with(&mut future, &counting.waker()).is_pending());
+    let counting = CloneCountingWaker::new();
+    assert!(poll_once(&mut future, &counting.waker()).is_pending());
     let (tx, rx) = mpsc::channel();
     future.on_complete(move |result| tx.send(result).unwrap());
     assert_eq!(counting.live(), 0, "the callback replaced the waker");
@@ -885,10 +878,10 @@ fn no_cancel_hook_after_completion_or_take() {
 #[test]
 fn dropping_canceled_withdraws_its_waker() {
     let (mut completer, future) = waitable::<u64>();
-    let counting = CountingWaker::new();
+    let counting = CloneCountingWaker::new();
     {
         let mut canceled = completer.canceled();
-        assert!(poll_with(&mut canceled, &counting.waker()).is_pending());
+        assert!(poll_once(&mut canceled, &counting.waker()).is_pending());
         assert_eq!(counting.live(), 1);
     }
     assert_eq!(counting.live(), 0, "dropping canceled() releases the waker");
@@ -901,7 +894,7 @@ fn dropping_canceled_withdraws_its_waker() {
 #[test]
 fn canceled_waker_released_on_complete() {
     let (mut completer, future) = waitable::<u64>();
-    let counting = CountingWaker::new();
+    let counting = CloneCountingWaker::new();
     let mut cx = Context::from_waker(noop_waker_ref());
     assert!(completer.poll_canceled(&mut cx).is_pending());
     assert!(completer
@@ -917,7 +910,7 @@ fn canceled_waker_released_on_complete() {
 #[test]
 fn canceled_waker_released_when_the_raw_completer_is_dropped() {
     let (mut completer, future) = waitable::<u64>();
-    let counting = CountingWaker::new();
+    let counting = CloneCountingWaker::new();
     assert!(completer
         .poll_canceled(&mut Context::from_waker(&counting.waker()))
         .is_pending());

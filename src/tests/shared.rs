@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use futures_core::FusedFuture;
 
-use super::support::{counting_waker, poll_with};
-use crate::{waitable, Abandoned, Completer, SharedWaitable, WaitError, WaitableFuture};
+use super::support::{counting_waker, poll_pinned, runs, with_hook};
+use crate::{waitable, Abandoned, SharedWaitable, WaitError, WaitableFuture};
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
@@ -64,21 +64,6 @@ impl PartialEq for Counted {
 }
 
 fn live(counter: &Arc<AtomicUsize>) -> usize {
-    counter.load(Ordering::SeqCst)
-}
-
-/// A pair whose future carries an `on_cancel` hook counting its runs.
-fn with_hook<T>() -> (Completer<T>, WaitableFuture<T>, Arc<AtomicUsize>) {
-    let (completer, future) = waitable::<T>();
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    let future = future.on_cancel(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
-    (completer, future, runs)
-}
-
-fn runs(counter: &Arc<AtomicUsize>) -> usize {
     counter.load(Ordering::SeqCst)
 }
 
@@ -131,10 +116,10 @@ fn every_clone_resolves_with_the_value_and_is_woken_once() {
     let unpolled = shared.clone();
     let (wa, waker_a) = counting_waker();
     let (wb, waker_b) = counting_waker();
-    assert!(poll_with(a.as_mut(), &waker_a).is_pending());
-    assert!(poll_with(b.as_mut(), &waker_b).is_pending());
+    assert!(poll_pinned(a.as_mut(), &waker_a).is_pending());
+    assert!(poll_pinned(b.as_mut(), &waker_b).is_pending());
     // Re-polling with the same waker keeps the registration (no clone, no wake).
-    assert!(poll_with(a.as_mut(), &waker_a).is_pending());
+    assert!(poll_pinned(a.as_mut(), &waker_a).is_pending());
     assert_eq!(Arc::strong_count(&wa), 3, "the handle holds one clone");
     assert!(!a.is_terminated());
 
@@ -148,23 +133,23 @@ fn every_clone_resolves_with_the_value_and_is_woken_once() {
     assert_eq!(Arc::strong_count(&wb), 2);
 
     assert_eq!(
-        poll_with(a.as_mut(), &waker_a),
+        poll_pinned(a.as_mut(), &waker_a),
         Poll::Ready(Ok("value".into()))
     );
     assert!(a.is_terminated());
     // Polling after Ready returns the value again.
     assert_eq!(
-        poll_with(a.as_mut(), &waker_a),
+        poll_pinned(a.as_mut(), &waker_a),
         Poll::Ready(Ok("value".into()))
     );
     assert_eq!(
-        poll_with(b.as_mut(), &waker_b),
+        poll_pinned(b.as_mut(), &waker_b),
         Poll::Ready(Ok("value".into()))
     );
     let mut unpolled = Box::pin(unpolled);
     assert!(!unpolled.is_terminated());
     assert_eq!(
-        poll_with(unpolled.as_mut(), &waker_b),
+        poll_pinned(unpolled.as_mut(), &waker_b),
         Poll::Ready(Ok("value".into()))
     );
     assert!(unpolled.is_terminated());
@@ -178,8 +163,8 @@ fn repoll_with_another_waker_replaces_it() {
     let mut shared = Box::pin(future.shared());
     let (old, old_waker) = counting_waker();
     let (new, new_waker) = counting_waker();
-    assert!(poll_with(shared.as_mut(), &old_waker).is_pending());
-    assert!(poll_with(shared.as_mut(), &new_waker).is_pending());
+    assert!(poll_pinned(shared.as_mut(), &old_waker).is_pending());
+    assert!(poll_pinned(shared.as_mut(), &new_waker).is_pending());
     assert_eq!(
         Arc::strong_count(&old),
         2,
@@ -187,7 +172,7 @@ fn repoll_with_another_waker_replaces_it() {
     );
     completer.complete(4).unwrap();
     assert_eq!((old.wakes(), new.wakes()), (0, 1));
-    assert_eq!(poll_with(shared.as_mut(), &new_waker), Poll::Ready(Ok(4)));
+    assert_eq!(poll_pinned(shared.as_mut(), &new_waker), Poll::Ready(Ok(4)));
 }
 
 /// Dropping a pending clone unregisters it; the others are still woken, and no waker is
@@ -200,8 +185,8 @@ fn dropping_a_pending_clone_leaves_the_others_registered() {
     let mut kept = Box::pin(shared.clone());
     let (wg, waker_g) = counting_waker();
     let (wk, waker_k) = counting_waker();
-    assert!(poll_with(gone.as_mut(), &waker_g).is_pending());
-    assert!(poll_with(kept.as_mut(), &waker_k).is_pending());
+    assert!(poll_pinned(gone.as_mut(), &waker_g).is_pending());
+    assert!(poll_pinned(kept.as_mut(), &waker_k).is_pending());
     drop(gone);
     assert_eq!(
         Arc::strong_count(&wg),
@@ -212,7 +197,7 @@ fn dropping_a_pending_clone_leaves_the_others_registered() {
     assert_eq!(runs(&hook), 0, "a handle is still alive: not canceled");
     completer.complete(8).unwrap();
     assert_eq!((wg.wakes(), wk.wakes()), (0, 1));
-    assert_eq!(poll_with(kept.as_mut(), &waker_k), Poll::Ready(Ok(8)));
+    assert_eq!(poll_pinned(kept.as_mut(), &waker_k), Poll::Ready(Ok(8)));
     assert_eq!(runs(&hook), 0);
 }
 
@@ -227,7 +212,7 @@ fn clones_after_completion() {
     assert_eq!(late.try_get(), Some(Ok(300)));
     let mut late = Box::pin(late);
     let (w, waker) = counting_waker();
-    assert_eq!(poll_with(late.as_mut(), &waker), Poll::Ready(Ok(300)));
+    assert_eq!(poll_pinned(late.as_mut(), &waker), Poll::Ready(Ok(300)));
     assert_eq!(late.clone().wait_blocking(), Ok(300));
     assert_eq!(w.wakes(), 0);
     assert_eq!(Arc::strong_count(&w), 2, "a ready poll registers nothing");
@@ -240,14 +225,14 @@ fn abandonment_reaches_everyone() {
     let shared = future.shared();
     let mut pending = Box::pin(shared.clone());
     let (w, waker) = counting_waker();
-    assert!(poll_with(pending.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(pending.as_mut(), &waker).is_pending());
     let log: Log<Result<u8, Abandoned>> = Arc::default();
     let sink = log.clone();
     shared.on_complete(move |r| sink.lock().unwrap().push(r));
     drop(completer);
     assert_eq!(w.wakes(), 1);
     assert_eq!(
-        poll_with(pending.as_mut(), &waker),
+        poll_pinned(pending.as_mut(), &waker),
         Poll::Ready(Err(Abandoned))
     );
     assert_eq!(shared.try_get(), Some(Err(Abandoned)));
@@ -392,7 +377,7 @@ fn done_callbacks_run_after_waiters_and_outside_locks() {
     let shared = future.shared();
     let mut pending = Box::pin(shared.clone());
     let (w, waker) = counting_waker();
-    assert!(poll_with(pending.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(pending.as_mut(), &waker).is_pending());
     let log: Log<String> = Arc::default();
     let inner_log = log.clone();
     let handle = shared.clone();
@@ -424,7 +409,7 @@ fn done_callbacks_run_after_waiters_and_outside_locks() {
         take_log(&log),
         vec!["nested Ok(3)".to_string(), "outer Some(Ok(3))".to_string()]
     );
-    assert_eq!(poll_with(pending.as_mut(), &waker), Poll::Ready(Ok(3)));
+    assert_eq!(poll_pinned(pending.as_mut(), &waker), Poll::Ready(Ok(3)));
 }
 
 /// A panicking callback is caught: the others still run, the value is intact, the payloads
@@ -546,7 +531,7 @@ fn on_complete_after_observed_completion_runs_at_once() {
     let (completer, future) = waitable::<u8>();
     let shared = future.shared();
     let mut pending = Box::pin(shared.clone());
-    assert!(poll_with(pending.as_mut(), &blocking).is_pending());
+    assert!(poll_pinned(pending.as_mut(), &blocking).is_pending());
     let completing = thread::spawn(move || completer.complete(6).unwrap());
     // The completing thread is now inside the wake-up of our waiter.
     woken_rx.recv().unwrap();
@@ -583,7 +568,7 @@ fn last_handle_dropped_before_completion_cancels_once() {
     assert!(!completer.is_canceled());
     let mut b = Box::pin(b);
     let (w, waker) = counting_waker();
-    assert!(poll_with(b.as_mut(), &waker).is_pending());
+    assert!(poll_pinned(b.as_mut(), &waker).is_pending());
     drop(b);
     assert_eq!(runs(&hook), 1, "the last handle cancels");
     assert!(completer.is_canceled());

@@ -62,8 +62,12 @@
 //! A `wait_slice` that panics is caught: the awaiters are released (never left hanging),
 //! [`ForeignWait::panic_message`] reports it, and the pool thread survives.
 
+// The unit-level loom models live with the unit tests, in `src/tests/loom_waiter.rs`; they
+// are declared here, as a child of this module, because they drive its private internals
+// (the registry, `ForeignWait::new`, `blocking_job`).
 #[cfg(all(test, anywait_loom))]
-mod loom_tests;
+#[path = "../tests/loom_waiter.rs"]
+mod loom_waiter;
 mod pool;
 mod registry;
 

@@ -1,9 +1,11 @@
 //! loom models of the keyed-wait registry and of `run_blocking`'s job, without the pool.
 //!
-//! Run with:
+//! Unit-level: they drive the waiter's private internals, so this file is declared from
+//! `src/waiter/mod.rs` (as `waiter::loom_waiter`, under `cfg(all(test, anywait_loom))`)
+//! although it lives with the unit tests in `src/tests/`. Run with:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg anywait_loom" LOOM_MAX_PREEMPTIONS=2 \
+//! RUSTFLAGS="--cfg anywait_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
 //!     cargo test --release --lib loom
 //! ```
 //!

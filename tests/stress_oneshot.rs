@@ -113,12 +113,12 @@ impl Records {
 }
 
 /// The payload: knows its pair and counts its drops there.
-struct Val {
+struct Payload {
     pair: usize,
     records: Arc<Records>,
 }
 
-impl Drop for Val {
+impl Drop for Payload {
     fn drop(&mut self) {
         self.records.0[self.pair]
             .value_drops
@@ -150,9 +150,9 @@ struct Consumer {
     records: Arc<Records>,
     wakers: Vec<Arc<TestWaker>>,
     /// Where completers go; `None` where the test hands them out itself.
-    producers: Vec<mpsc::Sender<(usize, Completer<Val>)>>,
+    producers: Vec<mpsc::Sender<(usize, Completer<Payload>)>>,
     /// The current pair's completer, until it is passed on to a producer.
-    completer: Option<(usize, Completer<Val>)>,
+    completer: Option<(usize, Completer<Payload>)>,
 }
 
 impl Consumer {
@@ -185,15 +185,15 @@ impl Consumer {
 
     fn poll(
         &mut self,
-        f: &mut WaitableFuture<Val>,
-    ) -> (Poll<Result<Val, Abandoned>>, Arc<TestWaker>) {
+        f: &mut WaitableFuture<Payload>,
+    ) -> (Poll<Result<Payload, Abandoned>>, Arc<TestWaker>) {
         let w = self.fresh_waker();
         let waker = Waker::from(w.clone());
         let r = Pin::new(f).poll(&mut Context::from_waker(&waker));
         (r, w)
     }
 
-    fn got(&self, pair: usize, r: Result<Val, Abandoned>, f: Option<&WaitableFuture<Val>>) {
+    fn got(&self, pair: usize, r: Result<Payload, Abandoned>, f: Option<&WaitableFuture<Payload>>) {
         if let Some(f) = f {
             assert!(
                 f.is_terminated(),
@@ -213,14 +213,14 @@ impl Consumer {
         }
     }
 
-    fn dropped(&self, pair: usize, f: WaitableFuture<Val>) {
+    fn dropped(&self, pair: usize, f: WaitableFuture<Payload>) {
         assert!(!f.is_terminated(), "pair {pair}");
         drop(f);
         self.records.consumer(pair, C_DROPPED);
     }
 
     /// Does something random with the future, and records what came of it.
-    fn handle(&mut self, pair: usize, f: WaitableFuture<Val>) {
+    fn handle(&mut self, pair: usize, f: WaitableFuture<Payload>) {
         let records = self.records.clone();
         let mut f = {
             let hook_records = records.clone();
@@ -322,8 +322,8 @@ struct Producer {
 }
 
 impl Producer {
-    fn complete(&self, pair: usize, c: Completer<Val>) {
-        let v = Val {
+    fn complete(&self, pair: usize, c: Completer<Payload>) {
+        let v = Payload {
             pair,
             records: self.records.clone(),
         };
@@ -338,7 +338,7 @@ impl Producer {
         }
     }
 
-    fn handle(&mut self, pair: usize, mut c: Completer<Val>) {
+    fn handle(&mut self, pair: usize, mut c: Completer<Payload>) {
         self.rng.jitter();
         match self.rng.below(10) {
             0 | 1 => {
@@ -365,7 +365,7 @@ impl Producer {
             4 => {
                 let raw = c.into_raw() as usize;
                 // SAFETY: `raw` came from `into_raw` for the same `T`, used once.
-                let c = unsafe { Completer::<Val>::from_raw(raw as *mut std::ffi::c_void) };
+                let c = unsafe { Completer::<Payload>::from_raw(raw as *mut std::ffi::c_void) };
                 self.complete(pair, c);
             }
             _ => self.complete(pair, c),
@@ -385,7 +385,7 @@ fn producers_and_consumers_at_random() {
 
     let (producer_txs, producers): (Vec<_>, Vec<_>) = (0..2u64)
         .map(|k| {
-            let (tx, rx) = mpsc::channel::<(usize, Completer<Val>)>();
+            let (tx, rx) = mpsc::channel::<(usize, Completer<Payload>)>();
             let mut p = Producer {
                 rng: XorShift::new(seed ^ (0x1000 + k)),
                 records: records.clone(),
@@ -400,7 +400,8 @@ fn producers_and_consumers_at_random() {
         .unzip();
     let (consumer_txs, consumers): (Vec<_>, Vec<_>) = (0..2u64)
         .map(|k| {
-            let (tx, rx) = mpsc::channel::<(usize, WaitableFuture<Val>, Option<Completer<Val>>)>();
+            let (tx, rx) =
+                mpsc::channel::<(usize, WaitableFuture<Payload>, Option<Completer<Payload>>)>();
             let mut c = Consumer {
                 rng: XorShift::new(seed ^ (0x2000 + k)),
                 records: records.clone(),
@@ -421,7 +422,7 @@ fn producers_and_consumers_at_random() {
         .unzip();
 
     for pair in 0..PAIRS {
-        let (c, f) = waitable::<Val>();
+        let (c, f) = waitable::<Payload>();
         let to_consumer = rng.below(2) as usize;
         if rng.below(4) == 0 {
             // Straight to a producer: it may complete before the consumer even looks.
@@ -480,8 +481,8 @@ fn complete_races_drop_at_a_barrier() {
     let records = Records::new(ROUNDS);
     let barrier = Arc::new(Barrier::new(2));
 
-    let (ctx, crx) = mpsc::sync_channel::<(usize, Completer<Val>)>(1);
-    let (ftx, frx) = mpsc::sync_channel::<(usize, WaitableFuture<Val>)>(1);
+    let (ctx, crx) = mpsc::sync_channel::<(usize, Completer<Payload>)>(1);
+    let (ftx, frx) = mpsc::sync_channel::<(usize, WaitableFuture<Payload>)>(1);
 
     let sdk = {
         let barrier = barrier.clone();
@@ -555,7 +556,7 @@ fn complete_races_drop_at_a_barrier() {
     };
 
     for pair in 0..ROUNDS {
-        let (c, f) = waitable::<Val>();
+        let (c, f) = waitable::<Payload>();
         ctx.send((pair, c)).unwrap();
         ftx.send((pair, f)).unwrap();
     }

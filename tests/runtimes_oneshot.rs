@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anywait::{waitable, Abandoned, WaitError, WaitableFuture};
 use futures::future::FusedFuture;
 use futures::task::SpawnExt;
-use support::{tokio_current_thread, tokio_multi_thread, Executor, GUARD};
+use support::{tokio_current_thread, tokio_multi_thread, Executor, Val, GUARD};
 
 /// How often the racy scenarios repeat on each runtime.
 const ROUNDS: usize = 20;
@@ -114,20 +114,11 @@ fn resume<T>(r: std::thread::Result<T>) -> T {
 // ---------------------------------------------------------------------------------------
 // Scenarios.
 
-/// A value that counts its drops.
-struct Counted(u64, Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.1.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// The callback fires on a foreign `std::thread`, after the waiter registered.
 fn completed_from_foreign_thread(rt: &Runtime) {
-    for round in 0..ROUNDS as u64 {
+    for round in 0..ROUNDS as u32 {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (completer, future) = waitable::<Counted>();
+        let (completer, future) = waitable::<Val>();
         let (registered_tx, registered) = mpsc::channel();
         let sdk_drops = drops.clone();
         let sdk = thread::spawn(move || {
@@ -136,7 +127,9 @@ fn completed_from_foreign_thread(rt: &Runtime) {
                 .expect("waiter never registered");
             assert!(!completer.is_canceled());
             assert!(
-                completer.complete(Counted(round, sdk_drops)).is_ok(),
+                completer
+                    .complete(Val::counted_by(round, &sdk_drops))
+                    .is_ok(),
                 "complete handed the value back although the future is alive"
             );
             first_pending
@@ -144,7 +137,7 @@ fn completed_from_foreign_thread(rt: &Runtime) {
         let got = rt
             .resolve(future, registered_tx)
             .expect("Abandoned instead of the value");
-        assert_eq!(got.0, round);
+        assert_eq!(got.id, round);
         assert_eq!(
             drops.load(Ordering::SeqCst),
             0,
@@ -168,7 +161,7 @@ fn completed_inside_from_callback(rt: &Runtime) {
     let drops = Arc::new(AtomicUsize::new(0));
     let d = drops.clone();
     let future = WaitableFuture::from_callback(move |completer| {
-        assert!(completer.complete(Counted(7, d)).is_ok());
+        assert!(completer.complete(Val::counted_by(7, &d)).is_ok());
     });
     assert!(future.is_complete());
     assert!(!future.is_terminated());
@@ -176,7 +169,7 @@ fn completed_inside_from_callback(rt: &Runtime) {
     let got = rt
         .resolve(future, tx)
         .expect("Abandoned instead of the value");
-    assert_eq!(got.0, 7);
+    assert_eq!(got.id, 7);
     // Already complete when first looked at.
     assert!(!registered.recv().unwrap());
     drop(got);
@@ -196,7 +189,7 @@ fn completed_inside_from_callback(rt: &Runtime) {
 /// waiter registered, or synchronously.
 fn never_completed(rt: &Runtime) {
     for _ in 0..ROUNDS {
-        let (completer, future) = waitable::<Counted>();
+        let (completer, future) = waitable::<Val>();
         let (tx, registered) = mpsc::channel();
         let sdk = thread::spawn(move || {
             let first_pending = registered
@@ -222,10 +215,10 @@ fn never_completed(rt: &Runtime) {
 /// side, awaiting `canceled()` on the same runtime from another thread, sees it;
 /// `complete` hands the value back and the `on_cancel` hook ran exactly once.
 fn canceled_by_dropping_the_future(rt: &Runtime) {
-    for round in 0..ROUNDS as u64 {
+    for round in 0..ROUNDS as u32 {
         let hooks = Arc::new(AtomicUsize::new(0));
         let drops = Arc::new(AtomicUsize::new(0));
-        let (mut completer, future) = waitable::<Counted>();
+        let (mut completer, future) = waitable::<Val>();
         let h = hooks.clone();
         let future = future.on_cancel(move || {
             h.fetch_add(1, Ordering::SeqCst);
@@ -260,9 +253,9 @@ fn canceled_by_dropping_the_future(rt: &Runtime) {
                 "on_cancel hook runs exactly once"
             );
             let back = completer
-                .complete(Counted(round, drops.clone()))
+                .complete(Val::counted_by(round, &drops))
                 .expect_err("complete accepted a value nobody can read");
-            assert_eq!(back.0, round);
+            assert_eq!(back.id, round);
         });
         assert_eq!(
             drops.load(Ordering::SeqCst),
