@@ -215,10 +215,8 @@ impl<V> Table<V> {
     /// Decodes a handle into its slot and generation.
     fn lookup(&self, handle: usize) -> Result<(usize, &Slot<V>, usize), Miss> {
         let index = (handle & LOW).checked_sub(1).ok_or(Miss::Unknown)?;
-        // ORDERING: Acquire: an index below `allocated` may have its segment published.
-        if index >= self.allocated.load(Ordering::Acquire) {
-            return Err(Miss::Unknown);
-        }
+        // An index whose segment is not published is unknown; one in a published segment
+        // but never handed out holds a FREE_NEW slot, which no generation matches as live.
         let slot = self.slot(index).ok_or(Miss::Unknown)?;
         Ok((index, slot, handle >> HALF))
     }
