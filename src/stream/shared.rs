@@ -128,10 +128,19 @@ pub(super) fn spin_rounds() -> u32 {
 
 pub(super) fn stats<T, E>(shared: &Shared<T, E>) -> StreamStats {
     let state = shared.lock();
+    // ORDERING: counters; read under the lock so pushes are not half counted.
+    let buffered = shared.held.load(Ordering::Relaxed);
+    // The consumer lowers `held` and `held_weight` one after the other, without the lock:
+    // where every item weighs 1, derive the weight from the count so the two never
+    // disagree in a snapshot taken between the two steps.
+    let buffered_weight = match shared.policy {
+        // ORDERING: as above.
+        StreamPolicy::Window { .. } => shared.held_weight.load(Ordering::Relaxed),
+        _ => buffered,
+    };
     StreamStats {
-        // ORDERING: counters; read under the lock so pushes are not half counted.
-        buffered: shared.held.load(Ordering::Relaxed),
-        buffered_weight: shared.held_weight.load(Ordering::Relaxed),
+        buffered,
+        buffered_weight,
         ..state.stats
     }
 }

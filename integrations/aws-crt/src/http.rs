@@ -64,6 +64,11 @@ impl ClientBootstrap {
         }
     }
 
+    /// The allocator it was made with.
+    pub(crate) fn allocator(&self) -> Allocator {
+        self.allocator
+    }
+
     /// The raw pointer, for CRT calls (alive while `self` is).
     pub fn as_ptr(&self) -> *mut sys::aws_client_bootstrap {
         self.ptr.as_ptr()
@@ -120,7 +125,7 @@ impl ConnectOptions {
 /// 0/4/8/12/16/18/20/22/24/28 on Linux x86_64 and aarch64).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-struct SocketOptions {
+pub(crate) struct SocketOptions {
     /// `enum aws_socket_type`: 0 = AWS_SOCKET_STREAM.
     socket_type: i32,
     /// `enum aws_socket_domain`: 0 = AWS_SOCKET_IPV4.
@@ -145,6 +150,16 @@ const _: () = {
     assert!(std::mem::offset_of!(SocketOptions, tcp_nodelay) == 24);
     assert!(std::mem::offset_of!(SocketOptions, network_interface_name) == 28);
 };
+
+impl SocketOptions {
+    /// The defaults below with this connect timeout.
+    pub(crate) fn with_connect_timeout(connect_timeout_ms: u32) -> SocketOptions {
+        SocketOptions {
+            connect_timeout_ms,
+            ..SocketOptions::default()
+        }
+    }
+}
 
 impl Default for SocketOptions {
     /// TCP over IPv4, the platform's socket implementation, TCP_NODELAY on.

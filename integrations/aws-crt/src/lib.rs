@@ -11,6 +11,7 @@
 //! | `aws_future_void` / `_bool` / `_size` | `aws_future_callback_fn` | [`TryWaitableFuture`](anywait::TryWaitableFuture) | [`crt_future`] |
 //! | `aws_http_client_connect` | `on_setup`, `on_shutdown` | one-shot + event | [`HttpConnection::connect`] |
 //! | `aws_http_connection_make_request` | headers, body, complete | one-shot + [`CallbackStream`](anywait::CallbackStream) under [`StreamPolicy::Window`](anywait::StreamPolicy) | [`HttpConnection::get`] |
+//! | `aws_websocket_client_connect` (declared by hand) | setup, shutdown, incoming frame begin/payload/complete, outgoing payload/complete | one-shot + [`CallbackStream`](anywait::CallbackStream) under [`StreamPolicy::Window`](anywait::StreamPolicy) + event | [`WebSocket`] |
 //!
 //! Every `extern "C"` callback runs its body inside [`anywait::ffi::catch_callback`]: a
 //! panic never unwinds into the CRT's event-loop threads, and a blocking wait inside one
@@ -42,6 +43,7 @@ mod error;
 mod event_loop;
 mod http;
 mod resolver;
+mod websocket;
 
 pub use mountpoint_s3_crt_sys as sys;
 
@@ -50,6 +52,7 @@ pub use error::CrtError;
 pub use event_loop::EventLoopGroup;
 pub use http::{ClientBootstrap, ConnectOptions, HttpConnection, Response, ResponseBody};
 pub use resolver::HostResolver;
+pub use websocket::{opcode, Frame, Frames, WebSocket, WebSocketOptions};
 
 use std::sync::Once;
 

@@ -1,6 +1,8 @@
 //! Shared test fixtures: a CRT client stack, a loopback HTTP/1.1 server, bounded waits.
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
