@@ -191,8 +191,8 @@ fn window_bounds_live_memory() {
 }
 
 /// Unbounded streams elsewhere keep a burst's buffer forever. After a burst of 1 M small
-/// items is consumed (a blocking consumer and an async one, each racing the producer), the
-/// stream keeps at most 64 KiB (`2 * RETAINED_BYTES`: the queue's and the batch's) of it.
+/// items is consumed (by a blocking consumer, then by an async one), the stream keeps at
+/// most 64 KiB (`2 * RETAINED_BYTES`: the queue's and the batch's) of it.
 #[test]
 fn memory_shrinks_back_after_a_burst() {
     let _serial = SERIAL
@@ -204,12 +204,15 @@ fn memory_shrinks_back_after_a_burst() {
         let (feeder, mut stream) = callback_stream::<u64, ()>(StreamPolicy::Unbounded);
         let baseline = LIVE.load(Ordering::SeqCst);
         PEAK.store(baseline, Ordering::SeqCst);
+        // The whole burst lands before the consumer starts (it would otherwise keep up
+        // in a slow build and the buffer would never grow): the SDK thread outran it.
         let producer = thread::spawn(move || {
             for i in 0..BURST {
                 feeder.push(i).unwrap();
             }
             feeder
         });
+        let feeder = producer.join().unwrap();
         let mut expected = 0u64;
         if async_consumer {
             futures::executor::block_on(async {
@@ -226,7 +229,6 @@ fn memory_shrinks_back_after_a_burst() {
                 expected += 1;
             }
         }
-        let feeder = producer.join().unwrap();
         // One more look at the drained stream gives a grown queue back.
         assert_eq!(
             stream.next_timeout(std::time::Duration::ZERO),
