@@ -27,6 +27,7 @@ step() { echo; echo "=== tsan: $* (+$(( $(date +%s) - started ))s)"; }
 target=x86_64-unknown-linux-gnu
 export CARGO_TARGET_DIR="$root/target/tsan"
 logs="$CARGO_TARGET_DIR/logs"
+mkdir -p "$CARGO_TARGET_DIR"   # a fresh clone has no target dir yet
 
 step "toolchain"
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then

@@ -26,6 +26,7 @@ step() { echo; echo "=== valgrind: $* (+$(( $(date +%s) - started ))s)"; }
 
 export CARGO_TARGET_DIR="$root/target/valgrind"
 logs="$CARGO_TARGET_DIR/logs"
+mkdir -p "$CARGO_TARGET_DIR"   # a fresh clone has no target dir yet
 
 step "valgrind"
 if ! command -v valgrind >/dev/null 2>&1; then
