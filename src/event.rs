@@ -478,9 +478,12 @@ impl EventSetter {
     ///
     /// // The SDK's callback, fired from its own thread, possibly many times.
     /// extern "C" fn on_shutdown(user_data: *mut c_void) {
-    ///     // SAFETY: `user_data` came from `EventSetter::into_raw` and is released only
-    ///     // after the SDK promised not to call back again.
-    ///     unsafe { EventSetter::set_raw(user_data) };
+    ///     // No panic may unwind into C: contain it.
+    ///     let _ = anywait::ffi::catch_callback(anywait::ffi::PanicPolicy::Abort, || {
+    ///         // SAFETY: `user_data` came from `EventSetter::into_raw` and is released
+    ///         // only after the SDK promised not to call back again.
+    ///         unsafe { EventSetter::set_raw(user_data) };
+    ///     });
     /// }
     ///
     /// let event = Arc::new(AsyncEvent::new());

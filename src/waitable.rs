@@ -225,12 +225,16 @@ impl<T> Completer<T> {
     ///
     /// ```
     /// use std::ffi::c_void;
+    /// use anywait::ffi::{catch_callback, PanicPolicy};
     /// use anywait::Completer;
     ///
     /// extern "C" fn on_done(user_data: *mut c_void, status: i32) {
-    ///     // SAFETY: `user_data` came from `into_raw` and this callback runs exactly once.
-    ///     let completer = unsafe { Completer::<i32>::from_raw(user_data) };
-    ///     let _ = completer.complete(status);
+    ///     // No panic may unwind into C: contain it (here: abort with a clear message).
+    ///     let _ = catch_callback(PanicPolicy::Abort, || {
+    ///         // SAFETY: `user_data` came from `into_raw` and this callback runs once.
+    ///         let completer = unsafe { Completer::<i32>::from_raw(user_data) };
+    ///         let _ = completer.complete(status);
+    ///     });
     /// }
     ///
     /// let (completer, future) = anywait::waitable::<i32>();

@@ -354,11 +354,12 @@ impl<V> Table<V> {
             slot,
         };
         BORROWS.with(|n| n.set(n.get() + 1));
-        // SAFETY: while we count as a user the value is neither taken nor dropped, and
-        // only shared references to it exist.
-        let result = slot
-            .value
-            .with(|cell| f(unsafe { (*cell).assume_init_ref() }));
+        let result = slot.value.with(|cell| {
+            // SAFETY: while we count as a user the value is neither taken nor dropped, and
+            // only shared references to it exist.
+            let value = unsafe { (*cell).assume_init_ref() };
+            f(value)
+        });
         drop(leave);
         Ok(result)
     }

@@ -878,7 +878,8 @@ fn setters_set_until_released() {
 
 static DONE_OPS: Completions<()> = Completions::new();
 crate::trampoline! {
-    /// `(user_data, error_code)` completing a `Completions<()>`.
+    /// `(user_data, error_code)` completing a `Completions<()>` (the trampoline runs its
+    /// body in `catch_callback`).
     extern "C" fn on_done(user_data, error_code) completes DONE_OPS;
 }
 
