@@ -10,41 +10,16 @@
 //! literals).
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anywait_aws_crt::{
-    Allocator, ClientBootstrap, ConnectOptions, EventLoopGroup, HostResolver, HttpConnection,
-};
+#[path = "common/mod.rs"]
+mod common;
 
-/// Every wait on the CRT is bounded by this.
-const LIMIT: Duration = Duration::from_secs(30);
+use anywait_aws_crt::{ClientBootstrap, ConnectOptions, HttpConnection};
+use common::{with_bootstrap, LIMIT};
 
 const USAGE: &str = "usage: get <http://host[:port][/path]> [window-bytes]\n\
                      example: cargo run -p anywait-aws-crt --release --example get -- http://127.0.0.1:8080/";
-
-/// `http://host[:port][/path]` → (host, port, path-and-query).
-fn parse_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("only http:// URLs are supported, not {url:?}"))?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(at) if rest[at..].starts_with('/') => (&rest[..at], rest[at..].to_string()),
-        Some(at) => (&rest[..at], format!("/{}", &rest[at..])),
-        None => (rest, "/".to_string()),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) => (
-            host,
-            port.parse::<u16>()
-                .map_err(|_| format!("bad port {port:?} in {url:?}"))?,
-        ),
-        None => (authority, 80),
-    };
-    if host.is_empty() || host.contains(['@', '[', ']']) {
-        return Err(format!("unsupported host {host:?} in {url:?}"));
-    }
-    Ok((host.to_string(), port, path))
-}
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -56,7 +31,7 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let (host, port, path) = match parse_url(&url) {
+    let (host, port, path) = match common::url::parse(&url, "http") {
         Ok(parts) => parts,
         Err(error) => {
             eprintln!("{error}\n{USAGE}");
@@ -71,35 +46,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(host, port, &path, window) {
+    match with_bootstrap(|bootstrap| fetch(bootstrap, host, port, &path, window)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn run(host: String, port: u16, path: &str, window: usize) -> Result<(), String> {
-    let allocator = Allocator::default_allocator();
-    let group = EventLoopGroup::new(allocator, 1).map_err(|e| format!("event loop: {e}"))?;
-    let resolver = HostResolver::new(allocator, &group, 8).map_err(|e| format!("resolver: {e}"))?;
-    let bootstrap = ClientBootstrap::new(allocator, &group, &resolver)
-        .map_err(|e| format!("bootstrap: {e}"))?;
-
-    let result = fetch(&bootstrap, host, port, path, window);
-
-    // Shut the CRT objects down in dependency order, waiting for each one's callback.
-    for (what, event) in [
-        ("bootstrap", bootstrap.shutdown()),
-        ("resolver", resolver.shutdown()),
-        ("event loop group", group.shutdown()),
-    ] {
-        if !event.wait_timeout(LIMIT) {
-            eprintln!("warning: the {what} did not shut down within {LIMIT:?}");
-        }
-    }
-    result
 }
 
 fn fetch(
@@ -166,28 +119,4 @@ fn fetch(
         eprintln!("warning: the connection did not close within {LIMIT:?}");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_url;
-
-    #[test]
-    fn parses_host_port_and_path() {
-        assert_eq!(
-            parse_url("http://127.0.0.1:8080/bytes/10").unwrap(),
-            ("127.0.0.1".into(), 8080, "/bytes/10".into())
-        );
-        assert_eq!(
-            parse_url("http://example.com").unwrap(),
-            ("example.com".into(), 80, "/".into())
-        );
-        assert_eq!(
-            parse_url("http://localhost:81?x=1").unwrap(),
-            ("localhost".into(), 81, "/?x=1".into())
-        );
-        assert!(parse_url("https://example.com/").is_err());
-        assert!(parse_url("http://:80/").is_err());
-        assert!(parse_url("http://host:99999/").is_err());
-    }
 }

@@ -52,7 +52,7 @@ pub use error::CrtError;
 pub use event_loop::EventLoopGroup;
 pub use http::{ClientBootstrap, ConnectOptions, HttpConnection, Response, ResponseBody};
 pub use resolver::HostResolver;
-pub use websocket::{opcode, Frame, Frames, WebSocket, WebSocketOptions};
+pub use websocket::{opcode, Frame, Frames, WebSocket, WebSocketOptions, WebSocketSender};
 
 use std::sync::Once;
 

@@ -302,11 +302,21 @@ impl Drop for WsRef {
 }
 
 /// A connected client websocket. Dropping it closes and releases it.
+///
+/// [`split`](Self::split) it to send from one task or thread while another reads.
 #[derive(Debug)]
 pub struct WebSocket {
     /// Incoming data frames; the stream ends when the websocket shuts down (with the
     /// CRT's error if it was not a clean close). Dropping it closes the websocket.
     pub frames: Frames,
+    sender: WebSocketSender,
+}
+
+/// The sending half of a [`WebSocket`]: cheap to clone, usable from any thread or task.
+/// The websocket stays alive while a sender or the frame stream does; dropping the frame
+/// stream closes it, after which sends fail.
+#[derive(Debug, Clone)]
+pub struct WebSocketSender {
     ws: Arc<WsRef>,
     closed: Arc<AsyncEvent>,
 }
@@ -428,6 +438,45 @@ impl WebSocket {
         future
     }
 
+    /// Sends one frame; see [`WebSocketSender::send`].
+    pub fn send(&self, opcode: u8, fin: bool, payload: Vec<u8>) -> TryWaitableFuture<(), CrtError> {
+        self.sender.send(opcode, fin, payload)
+    }
+
+    /// Sends a whole text message.
+    pub fn send_text(&self, text: &str) -> TryWaitableFuture<(), CrtError> {
+        self.sender.send_text(text)
+    }
+
+    /// Sends a whole binary message.
+    pub fn send_binary(&self, data: Vec<u8>) -> TryWaitableFuture<(), CrtError> {
+        self.sender.send_binary(data)
+    }
+
+    /// Starts closing the websocket (the CRT sends a CLOSE frame) and returns the event
+    /// set once it is shut down.
+    pub fn close(&self) -> Arc<AsyncEvent> {
+        self.sender.close()
+    }
+
+    /// The event set once the websocket is shut down.
+    pub fn closed(&self) -> Arc<AsyncEvent> {
+        self.sender.closed()
+    }
+
+    /// A sender for this websocket, to send from another task or thread.
+    pub fn sender(&self) -> WebSocketSender {
+        self.sender.clone()
+    }
+
+    /// The sender and the frame stream, to be driven apart (for example a writer task and
+    /// a reader task, or a writer thread and a blocking reader).
+    pub fn split(self) -> (WebSocketSender, Frames) {
+        (self.sender, self.frames)
+    }
+}
+
+impl WebSocketSender {
     /// Sends one frame; the future resolves once the CRT has written it (or failed to).
     pub fn send(&self, opcode: u8, fin: bool, payload: Vec<u8>) -> TryWaitableFuture<(), CrtError> {
         let (completer, future) = try_waitable();
@@ -546,7 +595,10 @@ unsafe extern "C" fn on_setup(setup: *const SetupData, user_data: *mut c_void) {
             return;
         };
         // Err(websocket) if the caller gave up: dropping it closes and releases it.
-        let _ = completer.complete(Ok(WebSocket { frames, ws, closed }));
+        let _ = completer.complete(Ok(WebSocket {
+            frames,
+            sender: WebSocketSender { ws, closed },
+        }));
     });
 }
 

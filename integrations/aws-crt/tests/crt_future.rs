@@ -35,10 +35,7 @@ fn complete_from_another_thread(producer: Owned<sys::aws_future_void>, error: i3
 
 #[test]
 fn void_future_completed_on_another_thread_under_tokio_multi_thread() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = support::tokio_runtime();
     let (future, producer) = void_future();
     // SAFETY: our reference and the one callback registration go to the bridge.
     let bridged = unsafe { bridge(future) };

@@ -10,10 +10,7 @@ use support::{bounded, wait_event};
 
 #[test]
 fn group_shutdown_is_awaited_under_tokio_multi_thread() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = support::tokio_runtime();
     runtime.block_on(async {
         let group = EventLoopGroup::new(Allocator::default_allocator(), 2).unwrap();
         assert_eq!(group.loop_count(), 2);

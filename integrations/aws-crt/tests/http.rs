@@ -54,31 +54,13 @@ async fn small_gets(stack: &Stack, server: &TestServer) {
 #[test]
 fn small_get_under_tokio_multi_thread() {
     let server = TestServer::start();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let stack = Stack::new(Allocator::default_allocator(), 2);
-        // On a worker task, so the futures move between threads.
-        let stack = tokio::spawn(async move {
-            small_gets(&stack, &server).await;
-            stack
-        })
-        .await
-        .unwrap();
-        stack.shutdown().await;
-    });
+    support::on_tokio(|stack| async move { small_gets(&stack, &server).await });
 }
 
 #[test]
 fn small_get_under_smol() {
     let server = TestServer::start();
-    smol::block_on(async {
-        let stack = Stack::new(Allocator::default_allocator(), 1);
-        small_gets(&stack, &server).await;
-        stack.shutdown().await;
-    });
+    support::on_smol(|stack| async move { small_gets(&stack, &server).await });
 }
 
 #[test]
@@ -177,10 +159,7 @@ fn dropping_the_body_mid_transfer_closes_the_connection() {
     const LEN: u64 = 64 << 20;
     let server = TestServer::start();
     let stack = Stack::new(Allocator::default_allocator(), 1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = support::tokio_runtime();
     runtime.block_on(async {
         let connection = bounded(HttpConnection::connect(
             &stack.bootstrap,
@@ -239,10 +218,7 @@ fn a_tiny_window_still_delivers_every_byte() {
     const WINDOW: usize = 1000;
     let server = TestServer::start();
     let stack = Stack::new(Allocator::default_allocator(), 1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = support::tokio_runtime();
     runtime.block_on(async {
         let connection = bounded(HttpConnection::connect(
             &stack.bootstrap,
@@ -277,10 +253,7 @@ fn concurrent_connections_under_tokio_multi_thread() {
     const LEN: u64 = 2 << 20;
     let server = std::sync::Arc::new(TestServer::start());
     let stack = std::sync::Arc::new(Stack::new(Allocator::default_allocator(), 2));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = support::tokio_runtime();
     runtime.block_on(async {
         let tasks: Vec<_> = (0..8)
             .map(|_| {

@@ -37,10 +37,7 @@ fn path_of(i: usize) -> (String, Option<u64>) {
 fn load(connections: usize, per_connection: usize) {
     let server = Arc::new(TestServer::start());
     let stack = Arc::new(Stack::new(Allocator::default_allocator(), 2));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = support::tokio_runtime();
     let started = Instant::now();
     let options = ConnectOptions {
         initial_window_size: 32 * 1024,

@@ -29,10 +29,7 @@ fn assert_loopback(addresses: &[String]) {
 #[test]
 fn localhost_resolves_under_tokio_multi_thread() {
     let (group, resolver) = stack();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = support::tokio_runtime();
     let resolver = std::sync::Arc::new(resolver);
     let addresses = runtime.block_on({
         let resolver = resolver.clone();

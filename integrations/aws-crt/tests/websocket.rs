@@ -5,8 +5,13 @@
 mod support;
 
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
 
-use anywait_aws_crt::{opcode, Allocator, Frame, WebSocket, WebSocketOptions};
+use anywait::StreamError;
+use anywait_aws_crt::{
+    opcode, Allocator, CrtError, Frame, Frames, WebSocket, WebSocketOptions, WebSocketSender,
+};
+use futures_lite::future::zip;
 use futures_lite::StreamExt;
 use support::ws::{EchoServer, Seen};
 use support::{bounded, Stack, LIMIT};
@@ -56,30 +61,234 @@ async fn echo(stack: &Stack, server: &EchoServer) {
 #[test]
 fn echo_under_tokio_multi_thread() {
     let server = EchoServer::start();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let stack = Stack::new(Allocator::default_allocator(), 2);
-        let stack = tokio::spawn(async move {
-            echo(&stack, &server).await;
-            stack
-        })
-        .await
-        .unwrap();
-        stack.shutdown().await;
-    });
+    support::on_tokio(|stack| async move { echo(&stack, &server).await });
 }
 
 #[test]
 fn echo_under_smol() {
     let server = EchoServer::start();
-    smol::block_on(async {
-        let stack = Stack::new(Allocator::default_allocator(), 1);
-        echo(&stack, &server).await;
-        stack.shutdown().await;
+    support::on_smol(|stack| async move { echo(&stack, &server).await });
+}
+
+/// How many messages the echo tests send.
+const MESSAGES: usize = 10_000;
+
+/// Message `i`: text when `i` is even, binary when odd, 9 to 72 bytes naming `i`.
+fn message(i: usize) -> (u8, Vec<u8>) {
+    let opcode = if i % 2 == 0 {
+        opcode::TEXT
+    } else {
+        opcode::BINARY
+    };
+    (opcode, format!("{i:08}:").repeat(1 + i % 8).into_bytes())
+}
+
+/// Queues every message at once (each send its own future), then awaits them all.
+async fn send_all(sender: WebSocketSender) {
+    let sends: Vec<_> = (0..MESSAGES)
+        .map(|i| {
+            let (opcode, payload) = message(i);
+            sender.send(opcode, true, payload)
+        })
+        .collect();
+    for send in sends {
+        bounded(send).await.expect("sent");
+    }
+}
+
+/// Takes the echoes and checks each one is the next message, in order.
+async fn receive_all(frames: &mut Frames) {
+    for i in 0..MESSAGES {
+        let frame = bounded(frames.next())
+            .await
+            .expect("the frame stream ended")
+            .expect("a frame");
+        assert_eq!((frame.opcode, frame.payload), message(i), "message {i}");
+    }
+}
+
+fn report(how: &str, elapsed: Duration) {
+    eprintln!(
+        "websocket echo ({how}): {MESSAGES} messages in {:.1} ms, {:.0} messages/s",
+        elapsed.as_secs_f64() * 1e3,
+        MESSAGES as f64 / elapsed.as_secs_f64()
+    );
+}
+
+async fn connect(stack: &Stack, server: &EchoServer) -> WebSocket {
+    let options = WebSocketOptions::new("127.0.0.1", server.port, "/echo");
+    let ws = bounded(WebSocket::connect(&stack.bootstrap, &options))
+        .await
+        .expect("handshake");
+    assert_eq!(server.next(), Seen::Path("/echo".into()));
+    ws
+}
+
+/// Closes from the sending half and checks the frame stream ends and the server saw it.
+async fn close(sender: WebSocketSender, mut frames: Frames, server: &EchoServer) {
+    bounded(sender.close().wait_owned()).await;
+    assert!(bounded(frames.next()).await.is_none_or(|end| end.is_err()));
+    assert_eq!(server.next(), Seen::Closed);
+}
+
+#[test]
+fn ten_thousand_messages_echo_in_order_under_tokio() {
+    let server = EchoServer::start();
+    support::on_tokio(|stack| async move {
+        let (sender, mut frames) = connect(&stack, &server).await.split();
+        let started = Instant::now();
+        // The writer is its own task, so sends and receives run on different workers.
+        let writer = tokio::spawn(send_all(sender.clone()));
+        receive_all(&mut frames).await;
+        report("tokio multi-thread", started.elapsed());
+        writer.await.unwrap();
+        close(sender, frames, &server).await;
     });
+}
+
+#[test]
+fn ten_thousand_messages_echo_in_order_under_smol() {
+    let server = EchoServer::start();
+    support::on_smol(|stack| async move {
+        let (sender, mut frames) = connect(&stack, &server).await.split();
+        let started = Instant::now();
+        zip(send_all(sender.clone()), receive_all(&mut frames)).await;
+        report("smol", started.elapsed());
+        close(sender, frames, &server).await;
+    });
+}
+
+#[test]
+fn ten_thousand_messages_echo_in_order_blockingly() {
+    let server = EchoServer::start();
+    let stack = Stack::new(Allocator::default_allocator(), 1);
+    let options = WebSocketOptions::new("127.0.0.1", server.port, "/echo");
+    let ws = WebSocket::connect(&stack.bootstrap, &options)
+        .wait_timeout(LIMIT)
+        .expect("handshake");
+    assert_eq!(server.next(), Seen::Path("/echo".into()));
+    let (sender, mut frames) = ws.split();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        // A plain thread sends, waiting for each frame to be written before the next.
+        let writer = scope.spawn(|| {
+            for i in 0..MESSAGES {
+                let (opcode, payload) = message(i);
+                sender
+                    .send(opcode, true, payload)
+                    .wait_timeout(LIMIT)
+                    .expect("sent");
+            }
+        });
+        for i in 0..MESSAGES {
+            let frame = frames
+                .next_timeout(LIMIT)
+                .expect("the frame stream ended")
+                .expect("a frame");
+            assert_eq!((frame.opcode, frame.payload), message(i), "message {i}");
+        }
+        writer.join().unwrap();
+    });
+    report("blocking threads", started.elapsed());
+    assert!(sender.close().wait_timeout(LIMIT));
+    assert!(frames.next_timeout(LIMIT).is_none_or(|end| end.is_err()));
+    assert_eq!(server.next(), Seen::Closed);
+    drop((sender, frames));
+    stack.shutdown_blocking();
+}
+
+/// A consumer that reads nothing: the CRT fills the window and stops there, though the
+/// server has echoed 16 windows' worth; then everything arrives as the consumer reads.
+#[test]
+fn a_slow_consumer_holds_at_most_the_window() {
+    const WINDOW: usize = 16 * 1024;
+    const SIZE: usize = 1024;
+    const COUNT: usize = 256;
+    let server = EchoServer::start();
+    let stack = Stack::new(Allocator::default_allocator(), 1);
+    let path = format!("/report-after/{COUNT}");
+    let options = WebSocketOptions {
+        initial_window_size: WINDOW,
+        ..WebSocketOptions::new("127.0.0.1", server.port, path.clone())
+    };
+    let mut ws = WebSocket::connect(&stack.bootstrap, &options)
+        .wait_timeout(LIMIT)
+        .expect("handshake");
+    assert_eq!(server.next(), Seen::Path(path));
+    let sends: Vec<_> = (0..COUNT)
+        .map(|i| ws.send_binary(vec![i as u8; SIZE]))
+        .collect();
+    for mut send in sends {
+        send.wait_timeout(LIMIT).expect("sent");
+    }
+    // The server has written every echo to the socket ...
+    assert_eq!(server.next(), Seen::Echoed(COUNT));
+    // ... and the CRT fills the window (within two frames: frame headers may count too).
+    let deadline = Instant::now() + LIMIT;
+    while ws.frames.stats().buffered_weight + 2 * SIZE <= WINDOW {
+        assert!(Instant::now() < deadline, "the CRT did not fill the window");
+        std::thread::yield_now();
+    }
+    let held = ws.frames.stats();
+    assert!(held.buffered_weight <= WINDOW, "held {held:?}");
+    assert!(held.buffered < COUNT / 4, "held {held:?}");
+    let mut max_buffered = held.buffered_weight;
+    for i in 0..COUNT {
+        let frame = ws
+            .frames
+            .next_timeout(LIMIT)
+            .expect("a frame")
+            .expect("a frame");
+        assert_eq!(frame.payload, vec![i as u8; SIZE], "message {i}");
+        max_buffered = max_buffered.max(ws.frames.stats().buffered_weight);
+    }
+    assert!(max_buffered <= WINDOW, "held {max_buffered} bytes");
+    assert_eq!(ws.frames.stats().rejected, 0, "the CRT overran the window");
+    assert!(ws.close().wait_timeout(LIMIT));
+    drop(ws);
+    stack.shutdown_blocking();
+}
+
+/// The server drops the TCP connection mid-stream (no closing handshake): every echo it
+/// sent arrives, then the frame stream ends with an error instead of hanging, and later
+/// sends fail.
+#[test]
+fn the_server_dropping_the_connection_mid_stream_fails_the_frame_stream() {
+    const ECHOED: usize = 100;
+    let server = EchoServer::start();
+    let stack = Stack::new(Allocator::default_allocator(), 1);
+    let path = format!("/drop-after/{ECHOED}");
+    let options = WebSocketOptions::new("127.0.0.1", server.port, path.clone());
+    let mut ws = WebSocket::connect(&stack.bootstrap, &options)
+        .wait_timeout(LIMIT)
+        .expect("handshake");
+    assert_eq!(server.next(), Seen::Path(path));
+    let sends: Vec<_> = (0..ECHOED)
+        .map(|i| ws.send_text(&format!("message {i}")))
+        .collect();
+    for i in 0..ECHOED {
+        let frame = ws
+            .frames
+            .next_timeout(LIMIT)
+            .expect("a frame")
+            .expect("a frame");
+        assert_eq!(frame.payload, format!("message {i}").as_bytes());
+    }
+    assert_eq!(server.next(), Seen::Dropped);
+    match ws.frames.next_timeout(LIMIT) {
+        Some(Err(StreamError::Failed(error))) => assert!(error.name().is_some(), "{error}"),
+        other => panic!("expected the CRT's error, got {other:?}"),
+    }
+    assert!(ws.closed().wait_timeout(LIMIT));
+    for mut send in sends {
+        send.wait_timeout(LIMIT).expect("sent before the drop");
+    }
+    match ws.send_text("late").wait_timeout(LIMIT) {
+        Err(CrtError::Crt(_) | CrtError::Abandoned) => {}
+        other => panic!("a send after the drop gave {other:?}"),
+    }
+    drop(ws);
+    stack.shutdown_blocking();
 }
 
 /// Messages many times the window: every byte arrives, and the frame stream never holds

@@ -13,6 +13,48 @@ use std::time::Duration;
 use anywait::AsyncEvent;
 use anywait_aws_crt::{Allocator, ClientBootstrap, EventLoopGroup, HostResolver};
 
+/// A tokio multi-thread runtime with two workers.
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Runs `test` as a task on a two-worker tokio runtime (so its futures move between
+/// threads) against a fresh two-thread [`Stack`], then shuts the stack down (awaited).
+pub fn on_tokio<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<Stack>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio_runtime().block_on(async {
+        let stack = Arc::new(Stack::new(Allocator::default_allocator(), 2));
+        tokio::spawn(test(Arc::clone(&stack))).await.unwrap();
+        Arc::into_inner(stack)
+            .expect("the test kept the stack")
+            .shutdown()
+            .await;
+    });
+}
+
+/// Runs `test` under `smol::block_on` against a fresh one-thread [`Stack`], then shuts the
+/// stack down (awaited).
+pub fn on_smol<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<Stack>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    smol::block_on(async {
+        let stack = Arc::new(Stack::new(Allocator::default_allocator(), 1));
+        test(Arc::clone(&stack)).await;
+        Arc::into_inner(stack)
+            .expect("the test kept the stack")
+            .shutdown()
+            .await;
+    });
+}
+
 /// Every wait in these tests is bounded by this.
 pub const LIMIT: Duration = Duration::from_secs(30);
 

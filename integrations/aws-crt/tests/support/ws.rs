@@ -15,10 +15,16 @@ pub enum Seen {
     Path(String),
     /// The client closed (a CLOSE frame or the TCP connection).
     Closed,
+    /// The server dropped the connection (`/drop-after/N`).
+    Dropped,
+    /// The server has echoed this many messages (`/report-after/N`).
+    Echoed(usize),
 }
 
 /// A websocket echo server on 127.0.0.1 (a std thread per connection): echoes text and
-/// binary messages; `/big/N` first sends one binary message of N bytes.
+/// binary messages; `/big/N` first sends one binary message of N bytes; `/drop-after/N`
+/// echoes N messages, then drops the TCP connection without a closing handshake;
+/// `/report-after/N` reports [`Seen::Echoed`] once it has echoed N messages.
 pub struct EchoServer {
     pub port: u16,
     seen: Mutex<Receiver<Seen>>,
@@ -52,11 +58,31 @@ impl EchoServer {
                             return;
                         }
                     }
+                    let count = |prefix: &str| -> Option<usize> {
+                        path.strip_prefix(prefix).map(|n| n.parse().unwrap())
+                    };
+                    let mut left = count("/drop-after/");
+                    let report = count("/report-after/");
+                    let mut echoed = 0;
                     loop {
                         match socket.read() {
                             Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
                                 if socket.send(message).is_err() {
                                     break;
+                                }
+                                echoed += 1;
+                                if report == Some(echoed) {
+                                    let _ = tell.send(Seen::Echoed(echoed));
+                                }
+                                if let Some(left) = left.as_mut() {
+                                    *left -= 1;
+                                    if *left == 0 {
+                                        // Mid-stream, no CLOSE frame: the TCP connection
+                                        // just goes away.
+                                        drop(socket);
+                                        let _ = tell.send(Seen::Dropped);
+                                        return;
+                                    }
                                 }
                             }
                             Ok(Message::Close(_)) | Err(_) => break,
