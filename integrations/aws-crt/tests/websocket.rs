@@ -370,3 +370,35 @@ fn connecting_to_a_closed_port_fails_the_handshake() {
     assert!(error.name().is_some(), "{error}");
     stack.shutdown_blocking();
 }
+
+/// Dropping the websocket closes it (the server sees the client go), and so does dropping
+/// only the frame stream of a split one while its sender lives on; sends then fail.
+#[test]
+fn dropping_the_websocket_or_its_frame_stream_closes_it() {
+    let server = EchoServer::start();
+    let stack = Stack::new(Allocator::default_allocator(), 1);
+    let options = WebSocketOptions::new("127.0.0.1", server.port, "/echo");
+    let ws = WebSocket::connect(&stack.bootstrap, &options)
+        .wait_timeout(LIMIT)
+        .expect("handshake");
+    assert_eq!(server.next(), Seen::Path("/echo".into()));
+    let closed = ws.closed();
+    drop(ws);
+    assert!(closed.wait_timeout(LIMIT));
+    assert_eq!(server.next(), Seen::Closed);
+
+    let (sender, frames) = WebSocket::connect(&stack.bootstrap, &options)
+        .wait_timeout(LIMIT)
+        .expect("handshake")
+        .split();
+    assert_eq!(server.next(), Seen::Path("/echo".into()));
+    drop(frames);
+    assert!(sender.closed().wait_timeout(LIMIT));
+    assert_eq!(server.next(), Seen::Closed);
+    match sender.send_text("after the close").wait_timeout(LIMIT) {
+        Err(CrtError::Crt(_) | CrtError::Abandoned) => {}
+        other => panic!("a send after the close gave {other:?}"),
+    }
+    drop(sender);
+    stack.shutdown_blocking();
+}
