@@ -14,7 +14,7 @@ use anywait::{
     callback_stream, try_waitable, waitable, Abandoned, Completer, Elapsed, EventSetter, Overflow,
     StreamPolicy, TryWaitableFuture, WaitError,
 };
-use support::GUARD;
+use support::{XorShift, GUARD};
 
 /// Every contained panic of this test binary, as (hook, message). The handler is installed
 /// once; tests look for their own unique messages.
@@ -199,82 +199,126 @@ fn a_panicking_credit_hook_loses_no_item() {
 // 3. DropOldest keeps its bound and its counters exact under a racing consumer.
 // ---------------------------------------------------------------------------------------
 
+/// One bounded run by default; under `ANYWAIT_STRESS_SECS`, rounds with a random capacity
+/// (1 to 8), push count and random pauses on both sides until the time is up.
 #[test]
 fn drop_oldest_capacity_is_a_bound_and_counters_add_up_exactly() {
     let rounds = if cfg!(debug_assertions) { 40 } else { 100 };
-    for capacity in [1usize, 3] {
-        for _ in 0..rounds {
-            let pushes: u64 = 20_000;
-            let (feeder, mut stream) = callback_stream::<u64, ()>(StreamPolicy::Bounded {
-                capacity,
-                overflow: Overflow::DropOldest,
-            });
-            let producer = std::thread::spawn(move || {
-                let mut over = 0;
-                for i in 0..pushes {
-                    feeder.push(i).unwrap();
-                    if feeder.stats().buffered > capacity {
-                        over += 1;
-                    }
+    let mut stress = support::Stress::new("drop_oldest_capacity_is_a_bound");
+    while let Some(round) = stress.next_round() {
+        if round.long {
+            let mut rng = XorShift::new(round.seed);
+            let capacity = rng.between(1, 8) as usize;
+            let pushes = rng.between(100, 20_000);
+            drop_oldest_round(capacity, pushes, round.seed);
+        } else {
+            for capacity in [1usize, 3] {
+                for _ in 0..rounds {
+                    drop_oldest_round(capacity, 20_000, round.seed);
                 }
-                feeder.finish();
-                over
-            });
-            let mut received = 0u64;
-            let mut last = None;
-            while let Some(item) = stream.next_blocking() {
-                let i = item.unwrap();
-                assert!(last.map_or(true, |l| i > l), "order kept");
-                last = Some(i);
-                received += 1;
             }
-            assert_eq!(producer.join().unwrap(), 0, "held more than capacity");
-            let stats = stream.stats();
-            assert_eq!(stats.pushed, pushes);
-            assert_eq!(stats.buffered, 0);
-            assert_eq!(
-                received + stats.dropped_oldest,
-                pushes,
-                "delivered + dropped == pushed, exactly"
-            );
-            assert_eq!(last, Some(pushes - 1), "the newest item is never evicted");
         }
     }
 }
 
+/// `pushes` items pushed into a `DropOldest` stream of `capacity` while the test thread
+/// consumes: the bound holds and the counters add up exactly. `seed` draws the pauses of
+/// long stress (none by default).
+fn drop_oldest_round(capacity: usize, pushes: u64, seed: u64) {
+    let (feeder, mut stream) = callback_stream::<u64, ()>(StreamPolicy::Bounded {
+        capacity,
+        overflow: Overflow::DropOldest,
+    });
+    let producer = std::thread::spawn(move || {
+        let mut rng = XorShift::new(seed ^ 0x6000);
+        let mut over = 0;
+        for i in 0..pushes {
+            feeder.push(i).unwrap();
+            if feeder.stats().buffered > capacity {
+                over += 1;
+            }
+            rng.pause();
+        }
+        feeder.finish();
+        over
+    });
+    let mut rng = XorShift::new(seed ^ 0x7000);
+    let mut received = 0u64;
+    let mut last = None;
+    while let Some(item) = stream.next_blocking() {
+        let i = item.unwrap();
+        assert!(last.map_or(true, |l| i > l), "order kept");
+        last = Some(i);
+        received += 1;
+        rng.pause();
+    }
+    assert_eq!(producer.join().unwrap(), 0, "held more than capacity");
+    let stats = stream.stats();
+    assert_eq!(stats.pushed, pushes);
+    assert_eq!(stats.buffered, 0);
+    assert_eq!(
+        received + stats.dropped_oldest,
+        pushes,
+        "delivered + dropped == pushed, exactly"
+    );
+    assert_eq!(last, Some(pushes - 1), "the newest item is never evicted");
+}
+
+/// One run over each policy by default; under `ANYWAIT_STRESS_SECS`, rounds with random
+/// capacities, windows and push counts and random pauses until the time is up.
 #[test]
 fn every_policy_accounts_for_every_push() {
-    let policies: Vec<StreamPolicy<u64>> = vec![
-        StreamPolicy::Bounded {
-            capacity: 2,
-            overflow: Overflow::DropNewest,
-        },
-        StreamPolicy::Bounded {
-            capacity: 2,
-            overflow: Overflow::Reject,
-        },
-        StreamPolicy::Window {
-            initial: 3,
-            weigh: |_| 1,
-        },
-        StreamPolicy::Unbounded,
-    ];
-    for policy in policies {
-        let (feeder, mut stream) = callback_stream::<u64, ()>(policy);
-        let producer = std::thread::spawn(move || {
-            for i in 0..20_000 {
-                let _ = feeder.push(i);
+    let mut stress = support::Stress::new("every_policy_accounts_for_every_push");
+    while let Some(round) = stress.next_round() {
+        let mut rng = XorShift::new(round.seed);
+        let (capacity, initial, pushes) = if round.long {
+            (
+                rng.between(1, 8) as usize,
+                rng.between(1, 8) as usize,
+                rng.between(100, 20_000),
+            )
+        } else {
+            (2, 3, 20_000)
+        };
+        let policies: Vec<StreamPolicy<u64>> = vec![
+            StreamPolicy::Bounded {
+                capacity,
+                overflow: Overflow::DropNewest,
+            },
+            StreamPolicy::Bounded {
+                capacity,
+                overflow: Overflow::Reject,
+            },
+            StreamPolicy::Window {
+                initial,
+                weigh: |_| 1,
+            },
+            StreamPolicy::Unbounded,
+        ];
+        for policy in policies {
+            let (feeder, mut stream) = callback_stream::<u64, ()>(policy);
+            let seed = rng.next();
+            let producer = std::thread::spawn(move || {
+                let mut rng = XorShift::new(seed);
+                for i in 0..pushes {
+                    let _ = feeder.push(i);
+                    rng.pause();
+                }
+                feeder.finish();
+            });
+            let mut received = 0;
+            while let Some(_item) = stream.next_blocking() {
+                received += 1;
+                rng.pause();
             }
-            feeder.finish();
-        });
-        let received = stream.blocking_iter().count() as u64;
-        producer.join().unwrap();
-        let s = stream.stats();
-        assert_eq!(
-            received + s.buffered as u64 + s.dropped_oldest + s.dropped_newest + s.rejected,
-            s.pushed
-        );
-        assert_eq!(s.pushed, 20_000);
+            producer.join().unwrap();
+            let s = stream.stats();
+            assert_eq!(
+                received + s.buffered as u64 + s.dropped_oldest + s.dropped_newest + s.rejected,
+                s.pushed
+            );
+            assert_eq!(s.pushed, pushes);
+        }
     }
 }
 

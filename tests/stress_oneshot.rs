@@ -11,6 +11,10 @@
 //!
 //! The seed is printed; `ANYWAIT_SEED` replays one. Iteration counts are sized for well
 //! under 30 s in a debug build on 2 cores; elapsed time is printed.
+//!
+//! Long stress: `ANYWAIT_STRESS_SECS=<n>` runs each test for `n` seconds instead, in
+//! rounds whose thread counts, sizes and orders are drawn from each round's seed, with
+//! wider random pauses (yields, long spins) between steps; see `support::Stress`.
 
 mod support;
 
@@ -247,6 +251,7 @@ impl Consumer {
             2 | 3 => {
                 let deadline = Instant::now() + GUARD;
                 loop {
+                    self.rng.pause();
                     let (r, w) = self.poll(&mut f);
                     if let Poll::Ready(r) = r {
                         break self.got(pair, r, Some(&f));
@@ -270,6 +275,7 @@ impl Consumer {
             4 => {
                 for _ in 0..self.rng.below(4) {
                     self.maybe_release();
+                    self.rng.pause();
                     let timeout = [0, 1, 50, 500][self.rng.below(4) as usize];
                     match f.wait_timeout(Duration::from_micros(timeout)) {
                         Ok(v) => return self.got(pair, Ok(v), Some(&f)),
@@ -374,16 +380,59 @@ impl Producer {
 }
 
 /// Pairs are created on the test thread and streamed to two producer and two consumer
-/// threads, which act on them at random.
+/// threads, which act on them at random. Under `ANYWAIT_STRESS_SECS`, rounds of 1 to 4
+/// producers and 1 to 4 consumers, 2000 to 60000 pairs and a random share of completers
+/// sent straight to a producer, until the time is up.
 #[test]
 fn producers_and_consumers_at_random() {
-    const PAIRS: usize = 200_000;
-    let seed = support::seed("producers_and_consumers_at_random");
-    let start = Instant::now();
-    let records = Records::new(PAIRS);
-    let mut rng = XorShift::new(seed);
+    let mut stress = support::Stress::new("producers_and_consumers_at_random");
+    let mut totals = [0; 6];
+    while let Some(round) = stress.next_round() {
+        let mut rng = XorShift::new(round.seed);
+        let (producers, consumers, pairs, direct_one_in) = if round.long {
+            (
+                rng.between(1, 4) as usize,
+                rng.between(1, 4) as usize,
+                rng.between(2000, 60_000) as usize,
+                [1, 2, 4, 8, 16][rng.below(5) as usize],
+            )
+        } else {
+            (2, 2, 200_000, 4)
+        };
+        let counts = pairs_round(
+            round.seed,
+            &mut rng,
+            producers,
+            consumers,
+            pairs,
+            direct_one_in,
+        );
+        for (total, n) in totals.iter_mut().zip(counts) {
+            *total += n;
+        }
+    }
+    // The random choices must have produced every kind of consumer outcome.
+    assert!(
+        totals[1..].iter().all(|&n| n > 0),
+        "an outcome never occurred: {totals:?}"
+    );
+}
 
-    let (producer_txs, producers): (Vec<_>, Vec<_>) = (0..2u64)
+/// One round of [`producers_and_consumers_at_random`]: `pairs` pairs over `producers` and
+/// `consumers` threads; one completer in `direct_one_in` goes straight to a producer.
+/// Returns the consumer outcomes per kind.
+fn pairs_round(
+    seed: u64,
+    rng: &mut XorShift,
+    producers: usize,
+    consumers: usize,
+    pairs: usize,
+    direct_one_in: u64,
+) -> [usize; 6] {
+    let start = Instant::now();
+    let records = Records::new(pairs);
+
+    let (producer_txs, producer_threads): (Vec<_>, Vec<_>) = (0..producers as u64)
         .map(|k| {
             let (tx, rx) = mpsc::channel::<(usize, Completer<Payload>)>();
             let mut p = Producer {
@@ -398,7 +447,7 @@ fn producers_and_consumers_at_random() {
             (tx, t)
         })
         .unzip();
-    let (consumer_txs, consumers): (Vec<_>, Vec<_>) = (0..2u64)
+    let (consumer_txs, consumer_threads): (Vec<_>, Vec<_>) = (0..consumers as u64)
         .map(|k| {
             let (tx, rx) =
                 mpsc::channel::<(usize, WaitableFuture<Payload>, Option<Completer<Payload>>)>();
@@ -421,13 +470,14 @@ fn producers_and_consumers_at_random() {
         })
         .unzip();
 
-    for pair in 0..PAIRS {
+    for pair in 0..pairs {
         let (c, f) = waitable::<Payload>();
-        let to_consumer = rng.below(2) as usize;
-        if rng.below(4) == 0 {
+        let to_consumer = rng.below(consumers as u64) as usize;
+        if rng.below(direct_one_in) == 0 {
             // Straight to a producer: it may complete before the consumer even looks.
-            let to_producer = rng.below(2) as usize;
+            let to_producer = rng.below(producers as u64) as usize;
             producer_txs[to_producer].send((pair, c)).unwrap();
+            rng.pause();
             consumer_txs[to_consumer].send((pair, f, None)).unwrap();
         } else {
             // Through the consumer, which passes it on at a random point.
@@ -436,11 +486,11 @@ fn producers_and_consumers_at_random() {
     }
     drop(producer_txs);
     drop(consumer_txs);
-    for p in producers {
+    for p in producer_threads {
         p.join().unwrap();
     }
     let mut wakers = Vec::new();
-    for c in consumers {
+    for c in consumer_threads {
         wakers.extend(c.join().unwrap());
     }
 
@@ -453,8 +503,9 @@ fn producers_and_consumers_at_random() {
         woken += wakes;
     }
     println!(
-        "{PAIRS} pairs in {:?}: value {}, abandoned {}, dropped {}, callback value {}, \
-         callback abandoned {}; {} wakers, {woken} woken",
+        "{pairs} pairs ({producers} producers, {consumers} consumers) in {:?}: value {}, \
+         abandoned {}, dropped {}, callback value {}, callback abandoned {}; {} wakers, \
+         {woken} woken",
         start.elapsed(),
         counts[1],
         counts[2],
@@ -463,22 +514,38 @@ fn producers_and_consumers_at_random() {
         counts[5],
         wakers.len(),
     );
-    // The random choices must have produced every kind of consumer outcome.
-    assert!(
-        counts[1..].iter().all(|&n| n > 0),
-        "an outcome never occurred: {counts:?}"
-    );
+    counts
 }
 
 /// Two threads meet at a barrier for every pair, then race: one completes (or drops the
 /// completer), the other drops the future (after polling it, or not) or consumes it with
-/// `on_complete`. Tight races on the state word's close step.
+/// `on_complete`. Tight races on the state word's close step. Under
+/// `ANYWAIT_STRESS_SECS`, rounds of 1000 to 30000 races, with a random share of abandoning
+/// producers and random pauses on both sides of the barrier, until the time is up.
 #[test]
 fn complete_races_drop_at_a_barrier() {
-    const ROUNDS: usize = 100_000;
-    let seed = support::seed("complete_races_drop_at_a_barrier");
+    let mut stress = support::Stress::new("complete_races_drop_at_a_barrier");
+    let mut totals = [0; 6];
+    while let Some(round) = stress.next_round() {
+        let (races, abandon_one_in) = if round.long {
+            let mut rng = XorShift::new(round.seed ^ 0x5000);
+            (rng.between(1000, 30_000) as usize, rng.between(2, 10))
+        } else {
+            (100_000, 5)
+        };
+        let counts = barrier_round(round.seed, races, abandon_one_in);
+        for (total, n) in totals.iter_mut().zip(counts) {
+            *total += n;
+        }
+    }
+    assert!(totals[3] > 0 && totals[4] + totals[5] > 0, "{totals:?}");
+}
+
+/// One round of [`complete_races_drop_at_a_barrier`]: `races` pairs; one producer in
+/// `abandon_one_in` drops its completer. Returns the consumer outcomes per kind.
+fn barrier_round(seed: u64, races: usize, abandon_one_in: u64) -> [usize; 6] {
     let start = Instant::now();
-    let records = Records::new(ROUNDS);
+    let records = Records::new(races);
     let barrier = Arc::new(Barrier::new(2));
 
     let (ctx, crx) = mpsc::sync_channel::<(usize, Completer<Payload>)>(1);
@@ -496,7 +563,7 @@ fn complete_races_drop_at_a_barrier() {
             for (pair, c) in crx {
                 barrier.wait();
                 rng.jitter();
-                if rng.below(5) == 0 {
+                if rng.below(abandon_one_in) == 0 {
                     drop(c);
                     p.records.producer(pair, P_ABANDONED);
                 } else {
@@ -555,7 +622,7 @@ fn complete_races_drop_at_a_barrier() {
         })
     };
 
-    for pair in 0..ROUNDS {
+    for pair in 0..races {
         let (c, f) = waitable::<Payload>();
         ctx.send((pair, c)).unwrap();
         ftx.send((pair, f)).unwrap();
@@ -578,12 +645,12 @@ fn complete_races_drop_at_a_barrier() {
         assert!(w.wakes.load(Ordering::SeqCst) <= 1);
     }
     println!(
-        "{ROUNDS} rounds in {:?}: dropped {} (of which {handed_back} handed back), \
+        "{races} races in {:?}: dropped {} (of which {handed_back} handed back), \
          callback value {}, callback abandoned {}",
         start.elapsed(),
         counts[3],
         counts[4],
         counts[5],
     );
-    assert!(counts[3] > 0 && counts[4] + counts[5] > 0);
+    counts
 }

@@ -8,7 +8,8 @@
 //! - `values.rs`: drop-counting values ([`Val`], [`counter`], [`count`]), `on_cancel`
 //!   hook counts ([`with_hook`], [`runs`]), [`SendPtr`];
 //! - `rng.rs`: the random operation sequences of the model and stress tests ([`XorShift`],
-//!   [`seed`], [`random_sequences`], [`check_decoder`]);
+//!   [`seed`], [`random_sequences`], [`check_decoder`]) and long stress ([`Stress`],
+//!   [`long_stress`]: `ANYWAIT_STRESS_SECS`);
 //! - `alloc.rs`: the counting global allocator of the allocation tests ([`CountingAlloc`],
 //!   [`allocs`]);
 //! - `executors.rs`: the executors the runtime tests run on ([`Executor`], [`Runner`]);
@@ -43,7 +44,8 @@ pub use self::{
     },
     guard::{guarded, quiet_panics, GUARD, LONG},
     rng::{
-        assert_every_kind, check_decoder, random_sequences, seed, OpSequence, RandomRun, XorShift,
+        assert_every_kind, check_decoder, long_stress, random_sequences, seed, OpSequence,
+        RandomRun, Round, Stress, XorShift,
     },
     values::{count, counter, runs, with_hook, Counter, SendPtr, Val},
     wakers::{

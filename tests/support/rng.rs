@@ -1,6 +1,9 @@
 //! Random operation sequences, for the model tests (`tests/model_*.rs`) and the stress
 //! tests: [`XorShift`], [`seed`] (printed; `ANYWAIT_SEED` replays one),
-//! [`random_sequences`] and the decoder checks ([`check_decoder`], [`assert_every_kind`]).
+//! [`random_sequences`] and the decoder checks ([`check_decoder`], [`assert_every_kind`]);
+//! and the long-stress mode of the stress tests ([`Stress`], [`long_stress`]):
+//! `ANYWAIT_STRESS_SECS=<n>` makes each of them run rounds with random parameters for `n`
+//! seconds instead of its one bounded round, with wider random pauses ([`XorShift::jitter`]).
 
 // Each test binary uses a subset of these helpers.
 #![allow(dead_code)]
@@ -8,7 +11,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// xorshift64*: tiny, deterministic, good enough to draw operations.
 pub struct XorShift(u64);
@@ -33,11 +37,161 @@ impl XorShift {
 
     /// A short busy spin of random length, to shift the relative timing of the threads.
     /// It orders nothing: every interleaving it produces is a legal one.
+    ///
+    /// Under `ANYWAIT_STRESS_SECS` ([`long_stress`]) the pause is drawn more widely: no
+    /// pause, a short spin as above, a long spin (up to 4096) or a `yield_now`, so that
+    /// the threads also drift apart by whole time slices.
     pub fn jitter(&mut self) {
-        for _ in 0..self.below(64) {
+        let spins = if long_stress().is_some() {
+            match self.below(8) {
+                0 => 0,
+                1 => {
+                    std::thread::yield_now();
+                    0
+                }
+                2 => self.below(4096),
+                _ => self.below(64),
+            }
+        } else {
+            self.below(64)
+        };
+        for _ in 0..spins {
             std::hint::spin_loop();
         }
     }
+
+    /// A [`jitter`](Self::jitter) between two steps that only long stress adds: without
+    /// `ANYWAIT_STRESS_SECS` it does nothing and draws nothing, so the default runs keep
+    /// their bounded time and their random choices.
+    pub fn pause(&mut self) {
+        if long_stress().is_some() {
+            self.jitter();
+        }
+    }
+
+    /// A random value in `lo..=hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+}
+
+/// `ANYWAIT_STRESS_SECS`, read once: how long each stress test runs in long-stress mode,
+/// `None` (the default) for the bounded default runs.
+pub fn long_stress() -> Option<Duration> {
+    static SECS: OnceLock<Option<Duration>> = OnceLock::new();
+    *SECS.get_or_init(|| {
+        let secs = std::env::var("ANYWAIT_STRESS_SECS").ok()?;
+        let secs: u64 = secs
+            .trim()
+            .parse()
+            .expect("ANYWAIT_STRESS_SECS must be a whole number of seconds");
+        Some(Duration::from_secs(secs))
+    })
+}
+
+/// The rounds of a stress test. By default one round, with the [`seed`] of the test and
+/// the test's bounded default parameters. Under `ANYWAIT_STRESS_SECS=<n>`, rounds until
+/// `n` seconds have passed (at least one), each with its own seed, from which the test
+/// draws the round's parameters (thread counts, sizes, orders) as well as its operations:
+/// round 0 uses the test's seed itself, so `ANYWAIT_SEED=<round seed>` with
+/// `ANYWAIT_STRESS_SECS` set replays a round's choices (the threads' timing is not
+/// replayable). A round that panics prints its replay line.
+pub struct Stress {
+    test: &'static str,
+    seed: u64,
+    deadline: Option<Instant>,
+    rounds: u64,
+    start: Instant,
+}
+
+impl Stress {
+    pub fn new(test: &'static str) -> Stress {
+        let seed = seed(test);
+        let start = Instant::now();
+        let deadline = long_stress().map(|secs| {
+            println!(
+                "{test}: long stress, ANYWAIT_STRESS_SECS={}",
+                secs.as_secs()
+            );
+            start + secs
+        });
+        Stress {
+            test,
+            seed,
+            deadline,
+            rounds: 0,
+            start,
+        }
+    }
+
+    /// Whether this is a long-stress run (`ANYWAIT_STRESS_SECS` set): the test then draws
+    /// its parameters at random from each round's seed.
+    pub fn is_long(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// The next round, or `None` when the test is done.
+    pub fn next_round(&mut self) -> Option<Round> {
+        let more = match self.deadline {
+            None => self.rounds == 0,
+            Some(deadline) => self.rounds == 0 || Instant::now() < deadline,
+        };
+        if !more {
+            println!(
+                "{}: {} round(s) in {:?}",
+                self.test,
+                self.rounds,
+                self.start.elapsed()
+            );
+            return None;
+        }
+        let index = self.rounds;
+        self.rounds += 1;
+        let seed = if index == 0 {
+            self.seed
+        } else {
+            splitmix64(self.seed.wrapping_add(index))
+        };
+        Some(Round {
+            test: self.test,
+            index,
+            seed,
+            long: self.is_long(),
+        })
+    }
+}
+
+/// One round of a [`Stress`] run: its seed, and a guard that prints the replay line if
+/// the round panics (dropped while unwinding).
+pub struct Round {
+    test: &'static str,
+    pub index: u64,
+    pub seed: u64,
+    pub long: bool,
+}
+
+impl Drop for Round {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let secs = if self.long {
+                " ANYWAIT_STRESS_SECS=1"
+            } else {
+                ""
+            };
+            eprintln!(
+                "{}: round {} failed; replay its choices with ANYWAIT_SEED={}{secs}",
+                self.test, self.index, self.seed
+            );
+        }
+    }
+}
+
+/// SplitMix64's output function: the per-round seeds, far apart even for adjacent rounds.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The seed of a random test: `ANYWAIT_SEED` if set (to replay a run), else the clock.
