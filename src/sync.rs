@@ -58,13 +58,36 @@ mod imp {
         pub(crate) use std::thread::{current, park, park_timeout, yield_now, Thread};
     }
 
-    /// Marks a heap block so loom reports it if it leaks; zero-sized outside loom.
-    #[derive(Debug, Default)]
+    /// Marks a heap block so loom reports it if it leaks; zero-sized outside loom. In the
+    /// unit tests it also counts, per thread, the blocks created minus the blocks freed
+    /// ([`LeakTrack::live_on_this_thread`]), so that a test running both handles on one
+    /// thread sees a block that neither side freed.
+    #[derive(Debug)]
     pub(crate) struct LeakTrack;
+
+    #[cfg(test)]
+    std::thread_local! {
+        static LIVE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    }
 
     impl LeakTrack {
         pub(crate) fn new() -> Self {
+            #[cfg(test)]
+            let _ = LIVE.try_with(|live| live.set(live.get() + 1));
             LeakTrack
+        }
+
+        /// Blocks created on this thread minus blocks freed on it (unit tests only).
+        #[cfg(test)]
+        pub(crate) fn live_on_this_thread() -> isize {
+            LIVE.with(std::cell::Cell::get)
+        }
+    }
+
+    #[cfg(test)]
+    impl Drop for LeakTrack {
+        fn drop(&mut self) {
+            let _ = LIVE.try_with(|live| live.set(live.get() - 1));
         }
     }
 }

@@ -173,6 +173,15 @@ impl Latch {
             0usize.wrapping_sub(sets * GENERATION_ONE),
             Ordering::Relaxed,
         );
+        // No public behaviour shows the generation, so the tests of the wrap could not tell
+        // a latch that starts far from it: check here that it is `sets` set()s away.
+        assert_eq!(
+            latch
+                .generation()
+                .wrapping_add(sets.wrapping_mul(GENERATION_ONE)),
+            0,
+            "the generation wraps after {sets} set()s"
+        );
         latch
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures::future::FusedFuture;
 use futures::task::noop_waker_ref;
 
+use super::oneshot::CloneCountingWaker;
 use super::support::{counting_waker, poll_pinned};
 use crate::{AsyncEvent, EventSetter, EventWait, OwnedEventWait};
 
@@ -108,6 +109,33 @@ fn completes_if_set_when_first_polled() {
     assert!(poll_pinned(after.as_mut(), &waker).is_ready());
     assert_eq!(inner.wakes(), 0);
     assert_eq!(Arc::strong_count(&inner), 2, "a ready wait kept a waker");
+}
+
+/// The first poll of a wait that is already released (the event is set, or was set since
+/// the wait was created) is answered by the lock-free check: `Ready` without cloning the
+/// waker or taking the queue's lock. (Kills the mutants of `Latch::released` and of the
+/// fast-path test in `LatchWait::poll_wait`, which fall back to the locked path: still
+/// `Ready`, but through a waker clone.)
+#[test]
+fn released_first_poll_does_not_clone_the_waker() {
+    let counting = CloneCountingWaker::new();
+    let waker = counting.waker();
+    let event = AsyncEvent::new();
+    event.set();
+    let mut created_set = pin!(event.wait());
+    assert!(poll_pinned(created_set.as_mut(), &waker).is_ready());
+    event.clear();
+    let mut set_and_cleared = pin!(event.wait());
+    event.set();
+    event.clear();
+    assert!(poll_pinned(set_and_cleared.as_mut(), &waker).is_ready());
+    assert_eq!(
+        counting.clones(),
+        0,
+        "a released first poll cloned the waker"
+    );
+    assert_eq!(counting.live(), 1);
+    assert_eq!(counting.wakes(), 0);
 }
 
 #[test]
