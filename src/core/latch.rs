@@ -159,8 +159,11 @@ impl Latch {
             return true;
         }
         let node = std::pin::pin!(WaitNode::new());
+        // After a timeout, look once more: a `set()` may have returned early while
+        // another one was still walking the queue towards this node.
         self.queue
             .wait(node.as_ref(), deadline, || self.admit(created))
+            || self.released(created)
     }
 }
 
@@ -244,12 +247,21 @@ impl<L: LatchRef> LatchWait<L> {
         let latch = this.source.latch();
         let created = *this.created;
         let node = this.node.as_ref();
-        // Before the first registration a lock-free check suffices.
-        let ready = (!node.is_linked() && latch.released(created))
-            || latch
+        // A lock-free check first, also for a queued node: a `set()` that returned
+        // early because another `set()` is still walking the queue must already be seen
+        // here (a poll after `set()` returned is `Ready`), so a released wait leaves the
+        // queue itself rather than waiting for that walk to reach it.
+        let ready = if latch.released(created) {
+            if node.is_linked() {
+                latch.queue.remove(node);
+            }
+            true
+        } else {
+            latch
                 .queue
                 .poll(node, NewWaiter::Task(cx.waker()), || latch.admit(created))
-                .is_ready();
+                .is_ready()
+        };
         if ready {
             *this.done = true;
             return Poll::Ready(());

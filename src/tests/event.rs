@@ -427,6 +427,59 @@ fn waker_may_reenter_the_event() {
     assert!(poll_pinned(wait.as_mut(), &waker).is_ready());
 }
 
+/// A `set()` that finds the event already set returns at once, even while another
+/// `set()` is still walking the queue; a poll after it must nevertheless be `Ready`. The
+/// first waiter's waker runs (on the setter's thread, between two wake batches) a second
+/// `set()` and then polls the last waiter, which the walk has not reached yet.
+#[test]
+fn poll_after_an_early_returning_set_is_ready_mid_walk() {
+    type Parked = std::sync::Mutex<Option<Pin<Box<OwnedEventWait>>>>;
+    struct SetAndPollLast {
+        event: Arc<AsyncEvent>,
+        last: Arc<Parked>,
+        seen: std::sync::Mutex<Option<bool>>,
+    }
+    impl Wake for SetAndPollLast {
+        fn wake(self: Arc<Self>) {
+            self.event.set(); // finds SET: returns without walking the queue
+            let mut last = self.last.lock().unwrap();
+            let last = last.as_mut().expect("the last waiter");
+            let ready = poll_noop(last.as_mut()).is_ready();
+            *self.seen.lock().unwrap() = Some(ready);
+        }
+    }
+    let event = Arc::new(AsyncEvent::new());
+    let last: Arc<Parked> = Arc::default();
+    let first_waker = Arc::new(SetAndPollLast {
+        event: event.clone(),
+        last: last.clone(),
+        seen: std::sync::Mutex::new(None),
+    });
+    let mut first = Box::pin(event.wait_owned());
+    assert!(poll_pinned(first.as_mut(), &Waker::from(first_waker.clone())).is_pending());
+    // Enough waiters in between that the last one is in a later wake batch.
+    let mut middle: Vec<_> = (0..crate::core::waiter::WAKE_BATCH + 1)
+        .map(|_| Box::pin(event.wait_owned()))
+        .collect();
+    for wait in &mut middle {
+        assert!(poll_noop(wait.as_mut()).is_pending());
+    }
+    let mut tail = Box::pin(event.wait_owned());
+    assert!(poll_noop(tail.as_mut()).is_pending());
+    *last.lock().unwrap() = Some(tail);
+    event.set();
+    assert_eq!(
+        *first_waker.seen.lock().unwrap(),
+        Some(true),
+        "a poll after set() returned was Pending"
+    );
+    for wait in &mut middle {
+        assert!(poll_noop(wait.as_mut()).is_ready());
+    }
+    let mut tail = last.lock().unwrap().take().unwrap();
+    assert!(poll_noop(tail.as_mut()).is_ready());
+}
+
 #[test]
 fn wait_owned_keeps_event_alive() {
     let event = Arc::new(AsyncEvent::new());
