@@ -560,3 +560,52 @@ fn drop_oldest_push_vs_take_at_capacity_one() {
         assert_eq!(load(&drops), 3, "every item dropped exactly once");
     });
 }
+
+/// A `Bounded { capacity: 1, overflow: Reject }` push made after the consumer took the
+/// only held item (the consumer says so through an atomic) must be accepted: the pushes
+/// keep a cached view of what the consumer took and must look again before refusing.
+/// A push racing the take may be refused (`Full`) but never lost; the counters add up.
+#[test]
+fn bounded_push_after_take_is_accepted() {
+    // Cost: two threads, two pushes, one lock and one counter store per take.
+    model(|| {
+        let (feeder, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Bounded {
+            capacity: 1,
+            overflow: Overflow::Reject,
+        });
+        feeder.push(1).unwrap();
+        let took = counter();
+        let took2 = took.clone();
+        let producer = thread::spawn(move || {
+            // Races the take: accepted or refused with Full.
+            let racing = match feeder.push(2) {
+                Ok(()) => true,
+                Err(rejected) => {
+                    assert_eq!(rejected.reason(), RejectReason::Full);
+                    false
+                }
+            };
+            if !racing {
+                while load(&took2) == 0 {
+                    thread::yield_now();
+                }
+                feeder
+                    .push(3)
+                    .expect("refused although the consumer had taken the held item");
+            }
+            assert!(feeder.finish());
+            racing
+        });
+        assert_eq!(stream.next_blocking(), Some(Ok(1)));
+        took.fetch_add(1, Ordering::SeqCst);
+        let second = stream.next_blocking();
+        assert!(matches!(second, Some(Ok(2 | 3))), "{second:?}");
+        assert_eq!(stream.next_blocking(), None);
+        let racing = producer.join().unwrap();
+        assert_eq!(second == Some(Ok(2)), racing);
+        let stats = stream.stats();
+        assert_eq!(stats.buffered, 0);
+        assert_eq!(stats.pushed, 2 + u64::from(!racing));
+        assert_eq!(stats.rejected, u64::from(!racing));
+    });
+}

@@ -44,6 +44,9 @@ pub struct CallbackStream<T, E> {
     /// The `on_credit` hook as of `credit_epoch`.
     credit: Option<CreditHook>,
     credit_epoch: usize,
+    /// What this consumer took out of the stream so far; published in `shared.taken`.
+    taken: usize,
+    taken_weight: usize,
 }
 
 /// What one look at the shared state found.
@@ -62,7 +65,21 @@ impl<T, E> CallbackStream<T, E> {
             batch: Batch::new(),
             credit: None,
             credit_epoch: 0,
+            taken: 0,
+            taken_weight: 0,
         }
+    }
+
+    /// Counts an item taken out of the stream and publishes the count (before the item's
+    /// credit is given, so a push that the credit lets in finds the room). A plain store:
+    /// only the consumer writes these counters.
+    fn count_taken(&mut self, weight: usize) {
+        count_taken(
+            &self.shared,
+            &mut self.taken,
+            &mut self.taken_weight,
+            weight,
+        );
     }
 
     /// Takes the next item or the end. When there is none yet, returns `Err(true)` if the
@@ -90,10 +107,10 @@ impl<T, E> CallbackStream<T, E> {
         } else {
             match state.queue.pop_front() {
                 Some(item) => {
-                    // Released under the lock: a push that finds the stream full then
+                    // Counted under the lock: a push that finds the stream full then
                     // always finds the item it may evict (`DropOldest`) in the queue.
                     let weight = shared.policy.weight(&item);
-                    shared.release(weight);
+                    count_taken(shared, &mut self.taken, &mut self.taken_weight, weight);
                     Next::Item(item, weight)
                 }
                 None => match std::mem::replace(&mut state.end, End::Delivered) {
@@ -147,7 +164,7 @@ impl<T, E> CallbackStream<T, E> {
     /// weight of window is re-opened through `on_credit`.
     fn hand_out(&mut self, item: T) -> T {
         let weight = self.shared.policy.weight(&item);
-        self.shared.release(weight);
+        self.count_taken(weight);
         self.give_credit(weight);
         item
     }
@@ -268,7 +285,7 @@ impl<T, E> CallbackStream<T, E> {
         // middle of a burst refills the stream far sooner than a park/unpark round trip.
         for round in 0..spin_rounds() {
             // ORDERING: a hint; `take_next` takes the lock.
-            if self.shared.ready.load(Ordering::Relaxed) {
+            if self.shared.ready().load(Ordering::Relaxed) {
                 if let Ok(found) = self.take_next(None, None) {
                     return Some(found);
                 }
@@ -425,9 +442,18 @@ impl<T, E> Drop for CallbackStream<T, E> {
         let hook = state.on_close.take();
         let ended = !matches!(state.end, End::Open);
         let buffered = std::mem::take(&mut state.queue);
-        // ORDERING: counters only; nothing is held any more.
-        self.shared.held.store(0, Ordering::Relaxed);
-        self.shared.held_weight.store(0, Ordering::Relaxed);
+        // Nothing is held any more: count everything that entered as taken (under the
+        // lock, so no push slips in between; later pushes are refused).
+        // ORDERING: as in `count_taken`.
+        self.shared
+            .taken
+            .items
+            .store(state.entered, Ordering::Release);
+        // ORDERING: as above.
+        self.shared
+            .taken
+            .weight
+            .store(state.entered_weight, Ordering::Release);
         let consumer = state.consumer.take();
         drop(state);
         drop(consumer);
@@ -447,6 +473,24 @@ impl<T, E> fmt::Debug for CallbackStream<T, E> {
             .field("policy", &self.shared.policy)
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+/// [`CallbackStream::count_taken`] on the consumer's counters (`taken`, `taken_weight`),
+/// for callers that hold the lock through `shared`.
+fn count_taken<T, E>(
+    shared: &Shared<T, E>,
+    taken: &mut usize,
+    taken_weight: &mut usize,
+    weight: usize,
+) {
+    *taken = taken.wrapping_add(1);
+    // ORDERING: Release pairs with the pushes' Acquire look (`Shared::held`).
+    shared.taken.items.store(*taken, Ordering::Release);
+    if shared.weighs() {
+        *taken_weight = taken_weight.wrapping_add(weight);
+        // ORDERING: as above.
+        shared.taken.weight.store(*taken_weight, Ordering::Release);
     }
 }
 

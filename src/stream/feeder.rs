@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::shared::{add_close_hook, set_credit_hook, stats, End, Shared, State};
 use super::{Overflow, RejectReason, Rejected, StreamPolicy, StreamStats};
-use crate::sync::{arc_from_std, Arc, Ordering};
+use crate::sync::{arc_from_std, Arc};
 
 /// The SDK side of a callback stream: pushes items, ends the stream. Never blocks.
 ///
@@ -65,16 +65,30 @@ impl<T, E> StreamFeeder<T, E> {
             return refuse(&mut state, item, RejectReason::Ended);
         }
         let mut evicted = None;
-        // ORDERING: counters only (see `Shared::held`); a consumer lowering them at the same
-        // time only makes this check a moment stale, as if it had run a moment earlier.
-        let held = shared.held.load(Ordering::Relaxed);
-        let held_weight = shared.held_weight.load(Ordering::Relaxed);
+        // What is held, as of the last look at the consumer's counters; looked at again
+        // only when that view would refuse the item or count an overshoot (the consumer's
+        // counts only grow, so the view overstates what is held, never understates it).
+        let mut fresh = false;
+        let (held, held_weight) = loop {
+            let (held, held_weight) = shared.held(&mut state, fresh);
+            let over = match shared.policy {
+                StreamPolicy::Window { initial, .. } => {
+                    held_weight >= initial || held_weight.saturating_add(weight) > initial
+                }
+                StreamPolicy::Bounded { capacity, .. } => held >= capacity,
+                StreamPolicy::Unbounded => false,
+            };
+            if !over || fresh {
+                break (held, held_weight);
+            }
+            fresh = true;
+        };
         match shared.policy {
             StreamPolicy::Window { initial, .. } => {
                 if held_weight >= initial {
                     return refuse(&mut state, item, RejectReason::WindowFull);
                 }
-                if held_weight + weight > initial {
+                if held_weight.saturating_add(weight) > initial {
                     state.stats.overshoot += 1;
                 }
             }
@@ -89,13 +103,13 @@ impl<T, E> StreamFeeder<T, E> {
                         return Ok(());
                     }
                     Overflow::DropOldest => {
-                        // No batching under DropOldest, and the consumer releases what it
-                        // pops under the lock: `held` is exactly `queue.len()` here, so a
-                        // full stream always has an oldest item to evict.
+                        // No batching under DropOldest, and the consumer counts what it
+                        // pops under the lock: the fresh count is exactly `queue.len()`
+                        // here, so a full stream always has an oldest item to evict.
                         let oldest = state.queue.pop_front();
                         debug_assert!(oldest.is_some(), "held counts only queued items");
                         if oldest.is_some() {
-                            shared.release(1);
+                            state.entered = state.entered.wrapping_sub(1);
                             state.stats.dropped_oldest += 1;
                         }
                         evicted = oldest;
@@ -105,9 +119,10 @@ impl<T, E> StreamFeeder<T, E> {
             _ => {}
         }
         state.queue.push_back(item);
-        // ORDERING: counters only; raised under the lock, before the item can be taken.
-        shared.held.fetch_add(1, Ordering::Relaxed);
-        shared.held_weight.fetch_add(weight, Ordering::Relaxed);
+        state.entered = state.entered.wrapping_add(1);
+        if shared.weighs() {
+            state.entered_weight = state.entered_weight.wrapping_add(weight);
+        }
         shared.publish_and_wake(state);
         drop(evicted); // outside the lock: an item's drop may run arbitrary code
         Ok(())

@@ -29,19 +29,41 @@ pub(super) struct State<T, E> {
     pub(super) on_close: Option<Hook>,
     pub(super) on_credit: Option<CreditHook>,
     pub(super) stats: StreamStats,
+    /// Items that entered the stream and were not evicted (accepted pushes minus
+    /// `DropOldest` evictions): `entered - Taken::items` are held.
+    pub(super) entered: usize,
+    /// Their weight, kept for `Window` only (see [`Shared::weighs`]).
+    pub(super) entered_weight: usize,
+    /// The pushes' last look at [`Taken`]: a push re-reads the consumer's counters only
+    /// when this view would refuse the item or count an overshoot, so the hot path never
+    /// touches the consumer's cache line. Taken counts only grow, so a stale view only
+    /// overstates what is held.
+    pub(super) taken_seen: usize,
+    pub(super) taken_weight_seen: usize,
+}
+
+/// What the consumer has taken out of the stream, written by the consumer alone (a plain
+/// store of its own count, no read-modify-write) and on a cache line of its own.
+pub(super) struct Taken {
+    pub(super) items: AtomicUsize,
+    /// Kept for `Window` only.
+    pub(super) weight: AtomicUsize,
+}
+
+/// Keeps its contents on cache lines of their own (two lines: adjacent-line prefetch).
+#[repr(align(128))]
+pub(super) struct CachePadded<T>(pub(super) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 pub(super) struct Shared<T, E> {
+    // Read-mostly: the consumer reads these for every item.
     pub(super) policy: StreamPolicy<T>,
-    pub(super) state: Mutex<State<T, E>>,
-    /// A hint, written under the lock: the consumer would find an item or the end. Lets a
-    /// blocking consumer spin briefly without taking the lock.
-    pub(super) ready: AtomicBool,
-    /// Items held: in `queue` plus in the consumer's batch. Raised by pushes (under the
-    /// lock), lowered by the consumer as it hands items out (without it).
-    pub(super) held: AtomicUsize,
-    /// Their weight (`weigh` for `Window`, 1 an item otherwise); kept like `held`.
-    pub(super) held_weight: AtomicUsize,
     /// Bumped (under the lock) whenever `on_credit` changes, so the consumer refreshes
     /// the hook it caches.
     pub(super) credit_epoch: AtomicUsize,
@@ -49,6 +71,17 @@ pub(super) struct Shared<T, E> {
     /// `DropOldest` may not: its pushes evict the oldest held item, which must still be in
     /// `queue`.
     pub(super) batching: bool,
+    /// The pushes' cache lines: the lock and what it guards, and the `ready` hint.
+    pub(super) feeding: CachePadded<Feeding<T, E>>,
+    /// The consumer's cache lines.
+    pub(super) taken: CachePadded<Taken>,
+}
+
+pub(super) struct Feeding<T, E> {
+    pub(super) state: Mutex<State<T, E>>,
+    /// A hint, written under the lock: the consumer would find an item or the end. Lets a
+    /// blocking consumer spin briefly without taking the lock.
+    pub(super) ready: AtomicBool,
 }
 
 impl<T, E> Shared<T, E> {
@@ -71,21 +104,42 @@ impl<T, E> Shared<T, E> {
         Shared {
             policy,
             batching,
-            state: Mutex::new(State {
-                queue: VecDeque::new(),
-                end: End::Open,
-                consumer_gone: false,
-                feeders: 1,
-                consumer: None,
-                on_close: None,
-                on_credit: None,
-                stats: StreamStats::default(),
-            }),
-            ready: AtomicBool::new(false),
-            held: AtomicUsize::new(0),
-            held_weight: AtomicUsize::new(0),
             credit_epoch: AtomicUsize::new(0),
+            feeding: CachePadded(Feeding {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    end: End::Open,
+                    consumer_gone: false,
+                    feeders: 1,
+                    consumer: None,
+                    on_close: None,
+                    on_credit: None,
+                    stats: StreamStats::default(),
+                    entered: 0,
+                    entered_weight: 0,
+                    taken_seen: 0,
+                    taken_weight_seen: 0,
+                }),
+                ready: AtomicBool::new(false),
+            }),
+            taken: CachePadded(Taken {
+                items: AtomicUsize::new(0),
+                weight: AtomicUsize::new(0),
+            }),
         }
+    }
+
+    /// Whether the stream keeps weights apart from counts (`Window`); under the other
+    /// policies every item weighs 1 and the weight counters are not kept.
+    #[inline]
+    pub(super) fn weighs(&self) -> bool {
+        matches!(self.policy, StreamPolicy::Window { .. })
+    }
+
+    /// The `ready` hint.
+    #[inline]
+    pub(super) fn ready(&self) -> &AtomicBool {
+        &self.feeding.ready
     }
 
     /// After a change that may make the consumer ready: refreshes the `ready` hint, takes
@@ -100,22 +154,41 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    /// Counts an item taken out of the stream (delivered to the consumer or evicted).
-    pub(super) fn release(&self, weight: usize) {
-        // ORDERING: counters only; the items themselves move under the lock.
-        self.held.fetch_sub(1, Ordering::Relaxed);
-        self.held_weight.fetch_sub(weight, Ordering::Relaxed);
-    }
-
     pub(super) fn lock(&self) -> MutexGuard<'_, State<T, E>> {
-        crate::sync::lock(&self.state)
+        crate::sync::lock(&self.feeding.state)
     }
 
-    /// Refreshes the `ready` hint; called with the lock held after a change.
+    /// Refreshes the `ready` hint; called with the lock held after a change. Stores only
+    /// a change, so a burst of pushes does not keep taking the line from a spinning
+    /// consumer.
     pub(super) fn publish_ready(&self, state: &State<T, E>) {
         let ready = !state.queue.is_empty() || !matches!(state.end, End::Open);
         // ORDERING: a hint only; the lock orders the real state.
-        self.ready.store(ready, Ordering::Relaxed);
+        if self.ready().load(Ordering::Relaxed) != ready {
+            self.ready().store(ready, Ordering::Relaxed);
+        }
+    }
+
+    /// Under the lock: the items and weight held, as of the pushes' last look at what the
+    /// consumer took (`fresh`: look again first). Never less than what is really held.
+    pub(super) fn held(&self, state: &mut State<T, E>, fresh: bool) -> (usize, usize) {
+        if fresh {
+            // ORDERING: Acquire pairs with the consumer's Release stores in `Taken`; the
+            // counts only say how many items left, the items themselves moved under the
+            // lock.
+            state.taken_seen = self.taken.items.load(Ordering::Acquire);
+            if self.weighs() {
+                // ORDERING: as above.
+                state.taken_weight_seen = self.taken.weight.load(Ordering::Acquire);
+            }
+        }
+        let items = state.entered.wrapping_sub(state.taken_seen);
+        let weight = if self.weighs() {
+            state.entered_weight.wrapping_sub(state.taken_weight_seen)
+        } else {
+            items
+        };
+        (items, weight)
     }
 }
 
@@ -127,17 +200,10 @@ pub(super) fn spin_rounds() -> u32 {
 }
 
 pub(super) fn stats<T, E>(shared: &Shared<T, E>) -> StreamStats {
-    let state = shared.lock();
-    // ORDERING: counters; read under the lock so pushes are not half counted.
-    let buffered = shared.held.load(Ordering::Relaxed);
-    // The consumer lowers `held` and `held_weight` one after the other, without the lock:
-    // where every item weighs 1, derive the weight from the count so the two never
-    // disagree in a snapshot taken between the two steps.
-    let buffered_weight = match shared.policy {
-        // ORDERING: as above.
-        StreamPolicy::Window { .. } => shared.held_weight.load(Ordering::Relaxed),
-        _ => buffered,
-    };
+    let mut state = shared.lock();
+    // Read under the lock so pushes are not half counted. Where every item weighs 1 the
+    // weight is the count, so the two never disagree in a snapshot.
+    let (buffered, buffered_weight) = shared.held(&mut state, true);
     StreamStats {
         buffered,
         buffered_weight,
