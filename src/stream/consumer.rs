@@ -285,7 +285,7 @@ impl<T, E> CallbackStream<T, E> {
         // middle of a burst refills the stream far sooner than a park/unpark round trip.
         for round in 0..spin_rounds() {
             // ORDERING: a hint; `take_next` takes the lock.
-            if self.shared.ready().load(Ordering::Relaxed) {
+            if self.shared.ready.load(Ordering::Relaxed) {
                 if let Ok(found) = self.take_next(None, None) {
                     return Some(found);
                 }

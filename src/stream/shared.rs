@@ -71,17 +71,14 @@ pub(super) struct Shared<T, E> {
     /// `DropOldest` may not: its pushes evict the oldest held item, which must still be in
     /// `queue`.
     pub(super) batching: bool,
-    /// The pushes' cache lines: the lock and what it guards, and the `ready` hint.
-    pub(super) feeding: CachePadded<Feeding<T, E>>,
+    /// The pushes' cache lines: the lock and what it guards.
+    pub(super) state: CachePadded<Mutex<State<T, E>>>,
+    /// A hint, written under the lock when it changes: the consumer would find an item or
+    /// the end. Lets a blocking consumer spin briefly without taking the lock, on a line of
+    /// its own so that the spinning does not keep taking the lock's line from the pushes.
+    pub(super) ready: CachePadded<AtomicBool>,
     /// The consumer's cache lines.
     pub(super) taken: CachePadded<Taken>,
-}
-
-pub(super) struct Feeding<T, E> {
-    pub(super) state: Mutex<State<T, E>>,
-    /// A hint, written under the lock: the consumer would find an item or the end. Lets a
-    /// blocking consumer spin briefly without taking the lock.
-    pub(super) ready: AtomicBool,
 }
 
 impl<T, E> Shared<T, E> {
@@ -105,23 +102,21 @@ impl<T, E> Shared<T, E> {
             policy,
             batching,
             credit_epoch: AtomicUsize::new(0),
-            feeding: CachePadded(Feeding {
-                state: Mutex::new(State {
-                    queue: VecDeque::new(),
-                    end: End::Open,
-                    consumer_gone: false,
-                    feeders: 1,
-                    consumer: None,
-                    on_close: None,
-                    on_credit: None,
-                    stats: StreamStats::default(),
-                    entered: 0,
-                    entered_weight: 0,
-                    taken_seen: 0,
-                    taken_weight_seen: 0,
-                }),
-                ready: AtomicBool::new(false),
-            }),
+            state: CachePadded(Mutex::new(State {
+                queue: VecDeque::new(),
+                end: End::Open,
+                consumer_gone: false,
+                feeders: 1,
+                consumer: None,
+                on_close: None,
+                on_credit: None,
+                stats: StreamStats::default(),
+                entered: 0,
+                entered_weight: 0,
+                taken_seen: 0,
+                taken_weight_seen: 0,
+            })),
+            ready: CachePadded(AtomicBool::new(false)),
             taken: CachePadded(Taken {
                 items: AtomicUsize::new(0),
                 weight: AtomicUsize::new(0),
@@ -134,12 +129,6 @@ impl<T, E> Shared<T, E> {
     #[inline]
     pub(super) fn weighs(&self) -> bool {
         matches!(self.policy, StreamPolicy::Window { .. })
-    }
-
-    /// The `ready` hint.
-    #[inline]
-    pub(super) fn ready(&self) -> &AtomicBool {
-        &self.feeding.ready
     }
 
     /// After a change that may make the consumer ready: refreshes the `ready` hint, takes
@@ -155,7 +144,7 @@ impl<T, E> Shared<T, E> {
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State<T, E>> {
-        crate::sync::lock(&self.feeding.state)
+        crate::sync::lock(&self.state)
     }
 
     /// Refreshes the `ready` hint; called with the lock held after a change. Stores only
@@ -164,8 +153,8 @@ impl<T, E> Shared<T, E> {
     pub(super) fn publish_ready(&self, state: &State<T, E>) {
         let ready = !state.queue.is_empty() || !matches!(state.end, End::Open);
         // ORDERING: a hint only; the lock orders the real state.
-        if self.ready().load(Ordering::Relaxed) != ready {
-            self.ready().store(ready, Ordering::Relaxed);
+        if self.ready.load(Ordering::Relaxed) != ready {
+            self.ready.store(ready, Ordering::Relaxed);
         }
     }
 
