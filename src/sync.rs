@@ -142,6 +142,16 @@ pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Locks `mutex` if nobody holds it; `None` if somebody does (poison ignored, as
+/// [`lock`]). For callers that would rather do something else than wait for the lock.
+pub(crate) fn try_lock<T: ?Sized>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 /// Declares a `const fn` that is a plain `fn` under loom, whose types have no const
 /// constructors. Keeps `AsyncEvent::new` usable in a `static` without a cfg at each site.
 macro_rules! const_fn_unless_loom {

@@ -49,6 +49,16 @@ pub struct CallbackStream<T, E> {
     taken_weight: usize,
 }
 
+/// Why [`CallbackStream::take_next`] found nothing.
+enum Miss {
+    /// The stream is empty and the consumer is registered for the next push or end.
+    Registered,
+    /// The stream is empty and the consumer is not registered (yet).
+    Unregistered,
+    /// A push held the lock (only when asked not to wait for it).
+    Busy,
+}
+
 /// What one look at the shared state found.
 enum Next<T, E> {
     /// One item popped (and released) under the lock, with its weight.
@@ -82,14 +92,17 @@ impl<T, E> CallbackStream<T, E> {
         );
     }
 
-    /// Takes the next item or the end. When there is none yet, returns `Err(true)` if the
-    /// consumer is registered to be notified by the next push or end — `made` was stored,
-    /// or the stored waiter already reaches `new` — else `Err(false)`.
+    /// Takes the next item or the end. When there is none yet, says whether the consumer
+    /// is registered to be notified by the next push or end (`made` was stored, or the
+    /// stored waiter already reaches `new`).
+    ///
+    /// `spinning`: only if the lock is free; a held lock gives [`Miss::Busy`].
     fn take_next(
         &mut self,
         new: Option<NewWaiter<'_>>,
         made: Option<Waiter>,
-    ) -> Result<Option<Result<T, StreamError<E>>>, bool> {
+        spinning: bool,
+    ) -> Result<Option<Result<T, StreamError<E>>>, Miss> {
         if let Some(item) = self.batch.pop_front() {
             return Ok(Some(Ok(self.hand_out(item))));
         }
@@ -97,7 +110,14 @@ impl<T, E> CallbackStream<T, E> {
         // lock) rather than hand it to the queue.
         self.batch.trim();
         let shared = &*self.shared;
-        let mut state = shared.lock();
+        let mut state = if spinning {
+            match shared.try_lock() {
+                Some(state) => state,
+                None => return Err(Miss::Busy),
+            }
+        } else {
+            shared.lock()
+        };
         let mut shrunk = None;
         let next = if shared.batching && !state.queue.is_empty() {
             // Swap the whole queue in (the empty batch's allocation becomes the queue's, so
@@ -156,7 +176,8 @@ impl<T, E> CallbackStream<T, E> {
                 Ok(Some(Ok(self.hand_out(item))))
             }
             Next::End(error) => Ok(error.map(Err)),
-            Next::Empty => Err(registered),
+            Next::Empty if registered => Err(Miss::Registered),
+            Next::Empty => Err(Miss::Unregistered),
         }
     }
 
@@ -171,35 +192,50 @@ impl<T, E> CallbackStream<T, E> {
 
     /// Re-opens `weight` of window through `on_credit`. A panicking hook is contained
     /// (and reported): the item it was called for is still handed out.
+    #[inline]
     fn give_credit(&mut self, weight: usize) {
         // ORDERING: Acquire pairs with `on_credit`'s Release.
         if self.shared.credit_epoch.load(Ordering::Acquire) != self.credit_epoch {
-            let state = self.shared.lock();
-            let stale = refresh_credit(
-                &self.shared,
-                &mut self.credit,
-                &mut self.credit_epoch,
-                &state,
-            );
-            drop(state);
-            drop(stale);
+            self.pick_up_credit_hook();
         }
         if let Some(credit) = &self.credit {
-            contain(HookKind::CreditHook, || credit(weight));
+            call_credit_hook(credit, weight);
         }
+    }
+
+    /// The credit hook changed since the consumer's last look: takes the new one.
+    #[cold]
+    #[inline(never)]
+    fn pick_up_credit_hook(&mut self) {
+        let state = self.shared.lock();
+        let stale = refresh_credit(
+            &self.shared,
+            &mut self.credit,
+            &mut self.credit_epoch,
+            &state,
+        );
+        drop(state);
+        drop(stale);
     }
 
     /// Takes the next item or the end, or registers the task or thread and returns `None`.
     /// One lock when a stored waiter already fits; otherwise the waiter is made (a waker
     /// clone runs foreign code) outside the lock and stored with a second one.
+    ///
+    /// This waits for the lock even when a push holds it. A task that instead woke itself
+    /// and returned `Pending` (so that the push never has to wake it from the lock's own
+    /// wait) measured 2-3x slower in the stream bench: its executor polls it again at once
+    /// and it takes the lock even more often.
     fn next_or_register(
         &mut self,
         new: NewWaiter<'_>,
     ) -> Option<Option<Result<T, StreamError<E>>>> {
-        match self.take_next(Some(new), None) {
+        match self.take_next(Some(new), None, false) {
             Ok(next) => Some(next),
-            Err(true) => None,
-            Err(false) => self.take_next(Some(new), Some(new.make())).ok(),
+            Err(Miss::Registered) => None,
+            Err(Miss::Unregistered | Miss::Busy) => {
+                self.take_next(Some(new), Some(new.make()), false).ok()
+            }
         }
     }
 
@@ -219,6 +255,11 @@ impl<T, E> CallbackStream<T, E> {
     /// hanging the SDK's thread; [`next_blocking_checked`](Self::next_blocking_checked)
     /// returns it.
     pub fn next_blocking(&mut self) -> Option<Result<T, StreamError<E>>> {
+        // The common case, straight from the batch: kept out of the nested results below,
+        // whose copies cost more than the rest of a take.
+        if let Some(item) = self.batch.pop_front() {
+            return Some(Ok(self.hand_out(item)));
+        }
         self.next_until(Deadline::Never)
             .unwrap_or_else(|| would_deadlock())
     }
@@ -278,15 +319,17 @@ impl<T, E> CallbackStream<T, E> {
     }
 
     fn next_until(&mut self, deadline: Deadline) -> Option<Option<Result<T, StreamError<E>>>> {
-        if let Ok(found) = self.take_next(None, None) {
+        if let Ok(found) = self.take_next(None, None, true) {
             return Some(found);
         }
         // Spin, then yield, briefly before parking (crossbeam's backoff): a producer in the
         // middle of a burst refills the stream far sooner than a park/unpark round trip.
+        // Only a free lock is taken here: queueing behind a push would make that push wake
+        // this thread from the lock's own wait, a system call on the SDK's thread.
         for round in 0..spin_rounds() {
             // ORDERING: a hint; `take_next` takes the lock.
             if self.shared.ready.load(Ordering::Relaxed) {
-                if let Ok(found) = self.take_next(None, None) {
+                if let Ok(found) = self.take_next(None, None, true) {
                     return Some(found);
                 }
             }
@@ -417,7 +460,10 @@ impl<T, E> Stream for CallbackStream<T, E> {
     type Item = Result<T, StreamError<E>>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.get_mut().next_or_register(NewWaiter::Task(cx.waker())) {
+        // No batch fast path here, unlike `next_blocking`: in the stream bench a task that
+        // took items faster came back for the lock more often and ran 2-3x slower.
+        let this = self.get_mut();
+        match this.next_or_register(NewWaiter::Task(cx.waker())) {
             Some(next) => Poll::Ready(next),
             None => Poll::Pending,
         }
@@ -474,6 +520,13 @@ impl<T, E> fmt::Debug for CallbackStream<T, E> {
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// Runs the credit hook with its panics contained; out of line, so the take it follows
+/// stays small where no hook is set.
+#[inline(never)]
+fn call_credit_hook(credit: &CreditHook, weight: usize) {
+    contain(HookKind::CreditHook, || credit(weight));
 }
 
 /// [`CallbackStream::count_taken`] on the consumer's counters (`taken`, `taken_weight`),

@@ -136,7 +136,12 @@ impl<T, E> Shared<T, E> {
     /// dropped) outside the lock.
     pub(super) fn publish_and_wake(&self, mut state: MutexGuard<'_, State<T, E>>) {
         self.publish_ready(&state);
-        let consumer = state.consumer.take();
+        // Read before taking: most pushes find no consumer registered and write nothing.
+        let consumer = if state.consumer.is_some() {
+            state.consumer.take()
+        } else {
+            None
+        };
         drop(state);
         if let Some(consumer) = consumer {
             consumer.notify();
@@ -145,6 +150,13 @@ impl<T, E> Shared<T, E> {
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State<T, E>> {
         crate::sync::lock(&self.state)
+    }
+
+    /// The lock if nobody holds it (see `CallbackStream::next_until`): a spinning consumer
+    /// that finds a push holding it spins on instead of queueing behind it, so that the
+    /// push never has to wake it from the lock's own wait.
+    pub(super) fn try_lock(&self) -> Option<MutexGuard<'_, State<T, E>>> {
+        crate::sync::try_lock(&self.state)
     }
 
     /// Refreshes the `ready` hint; called with the lock held after a change. Stores only
