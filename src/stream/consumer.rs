@@ -55,13 +55,13 @@ enum Miss {
     Registered,
     /// The stream is empty and the consumer is not registered (yet).
     Unregistered,
-    /// A push held the lock (only when asked not to wait for it).
+    /// A push held the lock (only with `only_if_free`).
     Busy,
 }
 
 /// What one look at the shared state found.
 enum Next<T, E> {
-    /// One item popped (and released) under the lock, with its weight.
+    /// One item popped (and counted as taken) under the lock, with its weight.
     Item(T, usize),
     Batch,
     End(Option<StreamError<E>>),
@@ -96,12 +96,13 @@ impl<T, E> CallbackStream<T, E> {
     /// is registered to be notified by the next push or end (`made` was stored, or the
     /// stored waiter already reaches `new`).
     ///
-    /// `spinning`: only if the lock is free; a held lock gives [`Miss::Busy`].
+    /// `only_if_free`: take the lock only if nobody holds it; a held lock gives
+    /// [`Miss::Busy`].
     fn take_next(
         &mut self,
         new: Option<NewWaiter<'_>>,
         made: Option<Waiter>,
-        spinning: bool,
+        only_if_free: bool,
     ) -> Result<Option<Result<T, StreamError<E>>>, Miss> {
         if let Some(item) = self.batch.pop_front() {
             return Ok(Some(Ok(self.hand_out(item))));
@@ -110,7 +111,7 @@ impl<T, E> CallbackStream<T, E> {
         // lock) rather than hand it to the queue.
         self.batch.trim();
         let shared = &*self.shared;
-        let mut state = if spinning {
+        let mut state = if only_if_free {
             match shared.try_lock() {
                 Some(state) => state,
                 None => return Err(Miss::Busy),

@@ -85,9 +85,10 @@
 // Implementation: `shared` holds the state both sides meet in: a queue under a mutex with
 // the pushes' counts (what entered), and on a cache line of its own what the consumer took
 // (two counters only the consumer stores to). A push reads the consumer's line only when
-// its cached view of it would refuse the item; the consumer takes the whole queue with one
-// lock. `feeder` is the SDK's side, `consumer` the `Stream` and its blocking receives,
-// `batch` the consumer's private batch.
+// its cached view of it would refuse the item or count a window overshoot (and `stats()`
+// always reads it); the consumer takes the whole queue with one lock (one item at a time
+// under `DropOldest`, whose pushes evict from the queue). `feeder` is the SDK's side,
+// `consumer` the `Stream` and its blocking receives, `batch` the consumer's private batch.
 
 mod batch;
 mod consumer;

@@ -152,9 +152,11 @@ impl<T, E> Shared<T, E> {
         crate::sync::lock(&self.state)
     }
 
-    /// The lock if nobody holds it (see `CallbackStream::next_until`): a spinning consumer
-    /// that finds a push holding it spins on instead of queueing behind it, so that the
-    /// push never has to wake it from the lock's own wait.
+    /// The lock if nobody holds it. A blocking consumer's first look and its spin rounds
+    /// (`CallbackStream::next_until`) use it: finding a push holding the lock, it spins on
+    /// instead of queueing behind it, so that push need not wake it from the lock's own
+    /// wait. (The consumer still waits for the lock where it must: to register before it
+    /// parks, and to pick up a new credit hook.)
     pub(super) fn try_lock(&self) -> Option<MutexGuard<'_, State<T, E>>> {
         crate::sync::try_lock(&self.state)
     }
