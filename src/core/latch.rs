@@ -252,9 +252,8 @@ impl<L: LatchRef> LatchWait<L> {
         // here (a poll after `set()` returned is `Ready`), so a released wait leaves the
         // queue itself rather than waiting for that walk to reach it.
         let ready = if latch.released(created) {
-            if node.is_linked() {
-                latch.queue.remove(node);
-            }
+            // One atomic load when the node is not queued.
+            latch.queue.remove(node);
             true
         } else {
             latch

@@ -82,14 +82,6 @@ impl WaitNode {
         }
     }
 
-    /// Whether the node is queued (registered and not yet notified or removed).
-    #[inline]
-    pub(crate) fn is_linked(&self) -> bool {
-        // ORDERING: only the owner links and unlinks-by-removal; a notifier's change to
-        // NOTIFIED is re-checked under the lock by every caller that acts on this.
-        self.status.load(Ordering::Relaxed) == LINKED
-    }
-
     /// Whether a notification reached this node.
     #[inline]
     pub(crate) fn is_notified(&self) -> bool {

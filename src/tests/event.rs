@@ -480,6 +480,85 @@ fn poll_after_an_early_returning_set_is_ready_mid_walk() {
     assert!(poll_noop(tail.as_mut()).is_ready());
 }
 
+/// Dropping a wait that was never polled (its node never queued) must leave the queued
+/// waits alone: the next `set()` still wakes them.
+#[test]
+fn dropping_an_unpolled_wait_keeps_the_queued_ones() {
+    let event = Arc::new(AsyncEvent::new());
+    let (inner, waker) = counting_waker();
+    let mut queued = pin!(event.wait());
+    assert!(poll_pinned(queued.as_mut(), &waker).is_pending());
+    drop(event.wait());
+    let mut second = pin!(event.wait());
+    assert!(poll_noop(second.as_mut()).is_pending());
+    drop(event.wait_owned());
+    event.set();
+    assert_eq!(inner.wakes(), 1, "the queued wait was not woken");
+    assert!(poll_pinned(queued.as_mut(), &waker).is_ready());
+    assert!(poll_noop(second.as_mut()).is_ready());
+}
+
+/// A wait that a waker queues while a `set()` is still waking the waiters before it (more
+/// than one wake batch): it belongs to the next generation, so this `set()` must neither
+/// wake it nor keep walking forever because it is there.
+#[test]
+fn a_wait_queued_by_a_waker_mid_wake_all_is_left_for_the_next_set() {
+    type Parked = std::sync::Mutex<Option<Pin<Box<OwnedEventWait>>>>;
+    struct ClearAndQueue {
+        event: Arc<AsyncEvent>,
+        queued: Arc<Parked>,
+    }
+    impl Wake for ClearAndQueue {
+        fn wake(self: Arc<Self>) {
+            self.event.clear();
+            let mut wait = Box::pin(self.event.wait_owned());
+            assert!(poll_noop(wait.as_mut()).is_pending());
+            *self.queued.lock().unwrap() = Some(wait);
+        }
+    }
+    let event = Arc::new(AsyncEvent::new());
+    let queued: Arc<Parked> = Arc::default();
+    let mut first = Box::pin(event.wait_owned());
+    let waker = Waker::from(Arc::new(ClearAndQueue {
+        event: event.clone(),
+        queued: queued.clone(),
+    }));
+    assert!(poll_pinned(first.as_mut(), &waker).is_pending());
+    let mut rest: Vec<_> = (0..crate::core::waiter::WAKE_BATCH + 8)
+        .map(|_| Box::pin(event.wait_owned()))
+        .collect();
+    for wait in &mut rest {
+        assert!(poll_noop(wait.as_mut()).is_pending());
+    }
+    let (done, finished) = mpsc::channel();
+    let setter = {
+        let event = event.clone();
+        thread::spawn(move || {
+            event.set();
+            done.send(()).unwrap();
+        })
+    };
+    finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("set() kept walking the queue");
+    setter.join().unwrap();
+    assert!(poll_noop(first.as_mut()).is_ready());
+    for wait in &mut rest {
+        assert!(poll_noop(wait.as_mut()).is_ready());
+    }
+    let mut late = queued
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the waker queued a wait");
+    assert!(
+        poll_noop(late.as_mut()).is_pending(),
+        "woken by the set() that was already running when it queued"
+    );
+    event.set();
+    assert!(poll_noop(late.as_mut()).is_ready());
+}
+
 #[test]
 fn wait_owned_keeps_event_alive() {
     let event = Arc::new(AsyncEvent::new());
