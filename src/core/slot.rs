@@ -33,10 +33,10 @@ pub(crate) struct SlotBits {
 impl SlotBits {
     /// Takes the slot back from frozen: clears the waiter bit while the closed bit is clear.
     ///
-    /// Returns `Ok(state)` (with the waiter bit clear) when the waiting side owns the slot,
-    /// or `Err(state)` once the closed bit is set, in which case the slot is the closer's
-    /// if the waiter bit is set in `state`, or the waiting side's if it is clear.
-    pub(crate) fn reclaim(self, state: &AtomicUsize) -> Result<usize, usize> {
+    /// Returns `Ok(())` when the waiting side owns the slot, or `Err(state)` once the
+    /// closed bit is set, in which case the slot is the closer's if the waiter bit is set
+    /// in `state`, or the waiting side's if it is clear.
+    pub(crate) fn reclaim(self, state: &AtomicUsize) -> Result<(), usize> {
         // ORDERING: Acquire pairs with the closer's AcqRel compare-exchange so that a
         // failure which observes `closed` also observes everything written before it.
         let mut s = state.load(Ordering::Acquire);
@@ -45,7 +45,7 @@ impl SlotBits {
                 return Err(s);
             }
             if s & self.waiter == 0 {
-                return Ok(s);
+                return Ok(());
             }
             match state.compare_exchange_weak(
                 s,
@@ -53,7 +53,7 @@ impl SlotBits {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Ok(s & !self.waiter),
+                Ok(_) => return Ok(()),
                 Err(actual) => s = actual,
             }
         }

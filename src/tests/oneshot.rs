@@ -1100,3 +1100,38 @@ fn many_pairs_across_threads() {
         }
     }
 }
+
+/// A re-poll of a pending future with another waker takes the rx slot back and stores
+/// the new waker: that step must leave every other bit of the shared state alone — here
+/// the completer's `poll_canceled` registration, which the future's drop must still wake.
+#[test]
+fn repoll_with_another_waker_keeps_the_completers_cancel_waiter() {
+    use super::support::counting_waker;
+    let (mut completer, future) = waitable::<u32>();
+    let mut future = Box::pin(future);
+    let (first, first_waker) = counting_waker();
+    let (second, second_waker) = counting_waker();
+    let (canceled, canceled_waker) = counting_waker();
+    assert!(future
+        .as_mut()
+        .poll(&mut Context::from_waker(&first_waker))
+        .is_pending());
+    assert!(completer
+        .poll_canceled(&mut Context::from_waker(&canceled_waker))
+        .is_pending());
+    assert!(future
+        .as_mut()
+        .poll(&mut Context::from_waker(&second_waker))
+        .is_pending());
+    assert!(!completer.is_canceled());
+    drop(future);
+    assert_eq!(
+        canceled.wakes(),
+        1,
+        "the completer's cancel waiter was lost"
+    );
+    assert!(completer
+        .poll_canceled(&mut Context::from_waker(&canceled_waker))
+        .is_ready());
+    assert_eq!(first.wakes() + second.wakes(), 0);
+}
