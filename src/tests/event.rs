@@ -559,6 +559,40 @@ fn a_wait_queued_by_a_waker_mid_wake_all_is_left_for_the_next_set() {
     assert!(poll_noop(late.as_mut()).is_ready());
 }
 
+/// A waker that panics while `set()` wakes a batch unwinds out of `set()`; the wakers
+/// after it in the batch must then be dropped, not leaked.
+#[test]
+fn a_panicking_waker_leaks_none_of_the_rest_of_its_batch() {
+    struct Panics;
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            std::panic::panic_any("a waker panicked");
+        }
+    }
+    let event = AsyncEvent::new();
+    let panics = Waker::from(Arc::new(Panics));
+    let (inner, waker) = counting_waker();
+    let mut first = pin!(event.wait());
+    let mut second = pin!(event.wait());
+    assert!(poll_pinned(first.as_mut(), &panics).is_pending());
+    assert!(poll_pinned(second.as_mut(), &waker).is_pending());
+    assert_eq!(
+        Arc::strong_count(&inner),
+        3,
+        "ours, the waker and the queued clone"
+    );
+    let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event.set()));
+    assert!(set.is_err(), "the waker's panic reaches set()'s caller");
+    assert!(event.is_set());
+    assert_eq!(
+        Arc::strong_count(&inner),
+        2,
+        "the clone taken out for waking was leaked"
+    );
+    assert!(poll_pinned(second.as_mut(), &waker).is_ready());
+    assert!(poll_noop(first.as_mut()).is_ready());
+}
+
 #[test]
 fn wait_owned_keeps_event_alive() {
     let event = Arc::new(AsyncEvent::new());
