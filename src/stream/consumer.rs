@@ -491,16 +491,10 @@ impl<T, E> Drop for CallbackStream<T, E> {
         let buffered = std::mem::take(&mut state.queue);
         // Nothing is held any more: count everything that entered as taken (under the
         // lock, so no push slips in between; later pushes are refused).
-        // ORDERING: as in `count_taken`.
-        self.shared
-            .taken
-            .items
-            .store(state.entered, Ordering::Release);
-        // ORDERING: as above.
-        self.shared
-            .taken
-            .weight
-            .store(state.entered_weight, Ordering::Release);
+        self.shared.taken.publish(
+            state.entered,
+            self.shared.weighs().then_some(state.entered_weight),
+        );
         let consumer = state.consumer.take();
         drop(state);
         drop(consumer);
@@ -539,13 +533,10 @@ fn count_taken<T, E>(
     weight: usize,
 ) {
     *taken = taken.wrapping_add(1);
-    // ORDERING: Release pairs with the pushes' Acquire look (`Shared::held`).
-    shared.taken.items.store(*taken, Ordering::Release);
-    if shared.weighs() {
-        *taken_weight = taken_weight.wrapping_add(weight);
-        // ORDERING: as above.
-        shared.taken.weight.store(*taken_weight, Ordering::Release);
-    }
+    *taken_weight = taken_weight.wrapping_add(weight);
+    shared
+        .taken
+        .publish(*taken, shared.weighs().then_some(*taken_weight));
 }
 
 /// Under the lock: picks up a credit hook set since the consumer's last look (`epoch`).

@@ -50,6 +50,19 @@ pub(super) struct Taken {
     pub(super) weight: AtomicUsize,
 }
 
+impl Taken {
+    /// Publishes the consumer's running totals (its only writer: plain stores). `weight`
+    /// only where the stream weighs its items.
+    pub(super) fn publish(&self, items: usize, weight: Option<usize>) {
+        // ORDERING: Release pairs with the pushes' Acquire look (`Shared::held`).
+        self.items.store(items, Ordering::Release);
+        if let Some(weight) = weight {
+            // ORDERING: as above.
+            self.weight.store(weight, Ordering::Release);
+        }
+    }
+}
+
 /// Keeps its contents on cache lines of their own (two lines: adjacent-line prefetch).
 #[repr(align(128))]
 pub(super) struct CachePadded<T>(pub(super) T);
