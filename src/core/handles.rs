@@ -71,6 +71,15 @@ const FIRST_SEGMENT: usize = 1 << FIRST_SEGMENT_BITS;
 /// `FIRST_SEGMENT * (2^SEGMENTS - 1) >= MAX_INDEX + 1` slots.
 const SEGMENTS: usize = (HALF - FIRST_SEGMENT_BITS + 1) as usize;
 
+// The layout's invariants, checked when the crate compiles: the low half of a handle
+// carries every `index + 1` up to its largest value and nothing more, and the segments
+// hold every index a handle can carry with none to spare.
+const _: () = {
+    assert!(MAX_INDEX + 1 == LOW);
+    assert!(FIRST_SEGMENT * ((1 << SEGMENTS) - 1) > MAX_INDEX);
+    assert!(FIRST_SEGMENT * ((1 << (SEGMENTS - 1)) - 1) <= MAX_INDEX);
+};
+
 fn generation(state: usize) -> usize {
     state >> HALF
 }
