@@ -193,6 +193,36 @@ fn blocking_receive_keeps_an_earlier_polls_waker() {
     });
 }
 
+/// As [`blocking_receive_keeps_an_earlier_polls_waker`], but the producer pushes two
+/// items and nothing comes after them: the blocking receive takes the first, and the task
+/// must be woken for the second, whether it is left in the consumer's batch or still in
+/// the queue when the receive returns.
+#[test]
+fn blocking_receive_wakes_the_earlier_poll_for_what_it_left() {
+    model(|| {
+        let (feeder, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Unbounded);
+        let (inner, waker) = counting_waker();
+        assert!(poll_with(&mut stream, &waker).is_pending());
+        let producer = thread::spawn(move || {
+            feeder.push(1).unwrap();
+            feeder.push(2).unwrap();
+            feeder
+        });
+        assert_eq!(stream.next_blocking(), Some(Ok(1)));
+        let feeder = producer.join().unwrap();
+        assert!(
+            inner.wakes() >= 1,
+            "the task that polled Pending was never woken, though an item is left"
+        );
+        assert!(matches!(
+            poll_with(&mut stream, &waker),
+            Poll::Ready(Some(Ok(2)))
+        ));
+        drop((feeder, stream));
+        assert_no_waker_leak(&inner, waker);
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // push vs drop of the stream
 // ---------------------------------------------------------------------------------------

@@ -387,9 +387,11 @@ impl<T, E> CallbackStream<T, E> {
 
     /// Adds a hook to run once, on the dropping thread, if the stream is dropped before it
     /// ended (no `finish`, `fail` or abandonment yet): cancel the HTTP stream, close the
-    /// websocket. Several hooks run in the order they were added, from either side
-    /// ([`StreamFeeder::on_close`](super::StreamFeeder::on_close) has the same shape). A panicking hook is contained and
-    /// reported to the [panic handler](crate::panics); the hooks after it still run.
+    /// websocket. The hooks run after the items the stream still held are dropped, so a
+    /// hook may free memory those items borrowed. Several hooks run in the order they
+    /// were added, from either side ([`StreamFeeder::on_close`](super::StreamFeeder::on_close)
+    /// has the same shape). A panicking hook is contained and reported to the
+    /// [panic handler](crate::panics); the hooks after it still run.
     ///
     /// # Examples
     ///

@@ -38,7 +38,8 @@
 //!   [`RejectReason::Ended`].
 //! - Dropping the [`CallbackStream`] makes later pushes fail with
 //!   [`RejectReason::Closed`] and runs the `on_close` hooks once, if the stream had not
-//!   ended yet (so the binding can cancel the HTTP stream or close the websocket).
+//!   ended yet (so the binding can cancel the HTTP stream or close the websocket), after
+//!   the items it still held are dropped.
 //! - Feeders are `Clone + Send + Sync`; the items of each feeder keep their order.
 //! - Wakers and thread handles are woken and dropped outside the lock; `on_credit` and
 //!   `on_close` hooks run outside it too.
@@ -90,7 +91,7 @@
 // under `DropOldest`, whose pushes evict from the queue). `feeder` is the SDK's side,
 // `consumer` the `Stream` and its blocking receives, `batch` the consumer's private batch.
 
-mod batch;
+pub(crate) mod batch;
 mod consumer;
 mod feeder;
 mod shared;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::{FusedStream, Stream};
 
+use super::oneshot::CloneCountingWaker;
 use super::support::{count, counter, guarded, CountingWaker, Val, LONG};
 use crate::{
     callback_stream, CallbackStream, Overflow, RejectReason, Rejected, StreamError, StreamFeeder,
@@ -317,6 +318,33 @@ fn dropping_the_stream_rejects_pushes_and_drops_buffered_items() {
 }
 
 #[test]
+fn items_left_in_the_stream_are_dropped_before_its_close_hooks_run() {
+    // A binding's close hook may free the SDK memory that its items borrow (zero-copy
+    // chunks): every item the stream still holds, in its queue or in the consumer's batch,
+    // is dropped before the hooks run.
+    let drops = counter();
+    let (feeder, mut stream) = unbounded();
+    for id in 1..=3 {
+        feeder.push(Val::counted_by(id, &drops)).unwrap();
+    }
+    // The first take moves all three into the consumer's batch; item 4 waits in the queue.
+    let first = stream.next_blocking().unwrap().unwrap();
+    assert_eq!(first.id, 1);
+    feeder.push(Val::counted_by(4, &drops)).unwrap();
+    let seen = Arc::new(AtomicUsize::new(usize::MAX));
+    let (at_hook, counted) = (seen.clone(), drops.clone());
+    stream.on_close(move || at_hook.store(count(&counted), Ordering::SeqCst));
+    drop(stream);
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        3,
+        "the close hook ran before the batch's and the queue's items were dropped"
+    );
+    drop(first);
+    assert_eq!(count(&drops), 4);
+}
+
+#[test]
 fn close_hooks_run_once_in_order_when_dropped_before_the_end() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let (feeder, stream) = unbounded::<u8>();
@@ -542,6 +570,43 @@ fn repoll_replaces_the_waker() {
     // A push with nobody waiting wakes nobody.
     feeder.push(2).unwrap();
     assert_eq!(wakes(&b), 1);
+}
+
+#[test]
+fn repoll_with_the_same_waker_does_not_clone_it_again() {
+    let counting = CloneCountingWaker::new();
+    let waker = counting.waker();
+    let (feeder, mut stream) = unbounded::<u8>();
+    let mut cx = Context::from_waker(&waker);
+    for _ in 0..3 {
+        assert_eq!(Pin::new(&mut stream).poll_next(&mut cx), Poll::Pending);
+    }
+    assert_eq!(
+        counting.clones(),
+        1,
+        "a re-poll with the waker already stored cloned it again"
+    );
+    feeder.push(1).unwrap();
+    assert_eq!((counting.wakes(), counting.live()), (1, 1));
+    assert_eq!(
+        Pin::new(&mut stream).poll_next(&mut cx),
+        Poll::Ready(Some(Ok(1)))
+    );
+}
+
+#[test]
+fn a_drained_buffer_up_to_the_retained_size_is_kept() {
+    use crate::stream::batch::{Batch, RETAINED_BYTES};
+    use std::collections::VecDeque;
+    // Exactly the retained size: kept for the next burst.
+    let mut at_limit = VecDeque::<[u8; RETAINED_BYTES]>::with_capacity(1);
+    assert_eq!(at_limit.capacity(), 1);
+    assert!(Batch::trimmed(&mut at_limit).is_none());
+    assert_eq!(at_limit.capacity(), 1);
+    // One byte more: given back.
+    let mut over = VecDeque::<[u8; RETAINED_BYTES + 1]>::with_capacity(1);
+    assert!(Batch::trimmed(&mut over).is_some_and(|old| old.capacity() == 1));
+    assert_eq!(over.capacity(), 0);
 }
 
 #[test]
@@ -1058,11 +1123,14 @@ fn size_hint_is_the_buffered_count() {
 #[test]
 fn debug_and_display() {
     let (feeder, stream) = window_bytes(8);
-    let debug = format!("{feeder:?} {stream:?}");
-    assert!(
-        debug.contains("Window") && debug.contains("initial: 8"),
-        "{debug}"
-    );
+    for debug in [format!("{feeder:?}"), format!("{stream:?}")] {
+        assert!(
+            debug.contains("Window") && debug.contains("initial: 8") && debug.contains("stats"),
+            "{debug}"
+        );
+    }
+    assert!(format!("{stream:?}").starts_with("CallbackStream"));
+    assert!(format!("{feeder:?}").starts_with("StreamFeeder"));
     drop(stream);
     let rejected = feeder.push(vec![1]).unwrap_err();
     assert!(format!("{rejected:?}").contains("Closed"));
