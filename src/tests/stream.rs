@@ -694,6 +694,28 @@ fn window_accepts_below_the_window_with_one_chunk_overshoot() {
     assert_eq!((stats.dropped_oldest, stats.dropped_newest), (0, 0));
 }
 
+/// The pushes judge the window by a cached view of what the consumer took; a push the
+/// view would refuse, or count as an overshoot, must look again. (No `stats()` between the
+/// take and the push here: it reads the consumer's counts and so refreshes the view.)
+#[test]
+fn window_pushes_look_again_before_refusing_or_counting_an_overshoot() {
+    // The consumer took the first chunk: 6 more fit in the window of 10, no overshoot.
+    let (feeder, mut stream) = window_bytes(10);
+    feeder.push(vec![0; 6]).unwrap();
+    assert_eq!(stream.next_blocking(), Some(Ok(vec![0; 6])));
+    feeder.push(vec![1; 6]).unwrap();
+    let stats = feeder.stats();
+    assert_eq!((stats.buffered_weight, stats.overshoot), (6, 0));
+    // The consumer emptied a full window: even an empty chunk (which cannot overshoot) is
+    // let in.
+    let (feeder, mut stream) = window_bytes(10);
+    feeder.push(vec![0; 10]).unwrap();
+    assert_eq!(stream.next_blocking(), Some(Ok(vec![0; 10])));
+    feeder.push(vec![]).unwrap();
+    let stats = feeder.stats();
+    assert_eq!((stats.buffered, stats.rejected, stats.overshoot), (1, 0, 0));
+}
+
 #[test]
 fn window_of_zero_refuses_everything_and_weightless_items_fit() {
     let (feeder, _stream) = window_bytes(0);
