@@ -567,7 +567,9 @@ fn set_vs_abandon_all() {
 /// borrow: `with`). The completion is never lost to the borrow: a take that finds the slot
 /// borrowed waits (yielding) for the borrower's short call to end. The borrow either saw
 /// the live operation (`Ok(false)`: the future is alive) or came late (`Duplicate`); the
-/// future gets the value exactly once and it is dropped exactly once.
+/// future gets the value exactly once and it is dropped exactly once. The completing
+/// thread borrowed the operation once before (`is_canceled` too): a finished borrow must
+/// not count as one under way, or its take would give up with `InUse` instead of waiting.
 #[test]
 fn complete_vs_is_canceled() {
     exhaustive(|| {
@@ -578,6 +580,7 @@ fn complete_vs_is_canceled() {
             let ops = ops.clone();
             thread::spawn(move || ops.is_canceled(handle))
         };
+        assert_eq!(ops.is_canceled(handle), Ok(false), "the future is alive");
         let completed = ops.complete(handle, Ok(Val::counted_by(1, &drops)));
         let asked = asker.join().unwrap();
         assert_eq!(completed, Ok(()), "a borrow never makes a completion fail");

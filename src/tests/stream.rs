@@ -148,6 +148,35 @@ fn returns_in_bounded_time(f: impl FnOnce() + Send + 'static) {
 // ---------------------------------------------------------------------------------------
 
 #[test]
+fn raw_feeder_round_trip() {
+    let drops = counter();
+    let (feeder, mut stream) = unbounded::<Val>();
+    let other = feeder.clone();
+    let raw = feeder.into_raw();
+    assert!(!raw.is_null());
+    // SAFETY: `raw` came from `into_raw` and is released only below.
+    unsafe { StreamFeeder::<Val, &str>::push_raw(raw, Val::counted_by(1, &drops)) }.unwrap();
+    // SAFETY: as above; push_raw borrows, so it may run any number of times.
+    unsafe { StreamFeeder::<Val, &str>::push_raw(raw, Val::counted_by(2, &drops)) }.unwrap();
+    drop(other);
+    // The raw pointer still holds a feeder: the stream has not ended.
+    assert_eq!(
+        poll_noop(&mut stream).map(|item| item.map(|r| r.map(|v| v.id))),
+        Poll::Ready(Some(Ok(1)))
+    );
+    assert_eq!(stream.next_blocking().map(|r| r.map(|v| v.id)), Some(Ok(2)));
+    assert_eq!(
+        poll_noop(&mut stream).map(|item| item.is_some()),
+        Poll::Pending
+    );
+    // SAFETY: released exactly once, never used again.
+    let feeder = unsafe { StreamFeeder::<Val, &'static str>::from_raw(raw) };
+    assert!(feeder.finish());
+    assert_eq!(stream.next_blocking().map(|r| r.map(|v| v.id)), None);
+    assert_eq!(count(&drops), 2);
+}
+
+#[test]
 fn send_sync_clone_unpin() {
     fn send_sync<T: Send + Sync>() {}
     fn clone<T: Clone>() {}
