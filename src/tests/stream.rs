@@ -823,6 +823,16 @@ fn on_credit_replaces_the_earlier_callback() {
     let second = record_credits(&feeder);
     assert!(stream.next_blocking().is_some());
     assert_eq!((credits(&first), credits(&second)), (vec![3], vec![5]));
+    // The consumer's side sets the same hook.
+    let third = Arc::new(Mutex::new(Vec::new()));
+    let log = third.clone();
+    stream.on_credit(move |weight| log.lock().unwrap().push(weight));
+    feeder.push(vec![0; 7]).unwrap();
+    assert!(stream.next_blocking().is_some());
+    assert_eq!(
+        (credits(&first), credits(&second), credits(&third)),
+        (vec![3], vec![5], vec![7])
+    );
 }
 
 #[test]
