@@ -327,7 +327,9 @@ fn stale_completion_vs_slot_reuse() {
 /// would still read "slot 0", C's compare-exchange would succeed and install `next =
 /// slot 1` — a slot D holds — as the head, and the next insert would hand out D's slot a
 /// second time. The tag (bumped by every push and pop) makes C's compare-exchange fail
-/// and retry. Two preemptions reach it, so the CI bound covers it.
+/// and retry. Two preemptions reach it, so the CI bound covers it. One operation issued and
+/// completed before the threads start (a pop and a push of slot 0) makes the pops' part of
+/// the tag count too: with pops that reset it, the race would bring back the tag C read.
 ///
 /// Checks: C's and D's handles are distinct from each other and from every earlier one;
 /// both operations are pending and each completes with its own value; a further insert
@@ -335,7 +337,7 @@ fn stale_completion_vs_slot_reuse() {
 /// leaks (a completer overwritten in a doubly-handed slot would trip loom's leak check,
 /// two inserts writing one cell its causality check).
 ///
-/// Cost: four threads; ~5,500 executions with 2 preemptions (~2 s in release on two
+/// Cost: four threads; ~4,600 executions with 2 preemptions (~1 s in release on two
 /// shared cores): the file's most expensive model.
 #[test]
 fn aba_on_the_free_stack() {
@@ -348,6 +350,12 @@ fn aba_on_the_free_stack() {
         ops.complete(h0, Ok(Val::counted_by(0, &drops))).unwrap();
         assert_eq!(received(f1.wait_blocking()), Ok(1));
         assert_eq!(received(f0.wait_blocking()), Ok(0));
+        // One pop and one push of slot 0 before the race: the head's tag has moved
+        // through a pop too, so a pop that did not advance the tag (or reset it) would let
+        // the race below bring back the very tag C read.
+        let (hp, fp) = ops.issue();
+        ops.complete(hp, Ok(Val::counted_by(6, &drops))).unwrap();
+        assert_eq!(received(fp.wait_blocking()), Ok(6));
 
         let b = {
             let ops = ops.clone();
@@ -371,7 +379,7 @@ fn aba_on_the_free_stack() {
         assert_eq!(ops.outstanding(), 2);
 
         let (he, mut fe) = ops.issue();
-        let handles = [h0, h1, hb, hc, hd, he];
+        let handles = [h0, h1, hp, hb, hc, hd, he];
         for (i, x) in handles.iter().enumerate() {
             for y in &handles[i + 1..] {
                 assert_ne!(x, y, "two operations share a handle: {handles:?}");
@@ -384,14 +392,14 @@ fn aba_on_the_free_stack() {
         assert_eq!(received(fc.wait_blocking()), Ok(3));
         assert_eq!(received(fd.wait_blocking()), Ok(4));
         assert_eq!(received(fe.wait_blocking()), Ok(5));
-        for old in [h0, h1, hb] {
+        for old in [h0, h1, hp, hb] {
             let refused = ops.complete(old, Ok(Val::counted_by(9, &drops)));
             assert!(
                 matches!(refused, Err(HandleError::Duplicate | HandleError::Stale)),
                 "{refused:?}"
             );
         }
-        assert_eq!(load(&drops), 9);
+        assert_eq!(load(&drops), 11);
         assert_eq!(ops.outstanding(), 0);
     });
 }
