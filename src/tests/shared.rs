@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::FusedFuture;
 
+use super::oneshot::CloneCountingWaker;
 use super::support::{counting_waker, poll_pinned, runs, with_hook};
 use crate::{waitable, Abandoned, SharedWaitable, WaitError, WaitableFuture};
 
@@ -173,6 +174,35 @@ fn repoll_with_another_waker_replaces_it() {
     completer.complete(4).unwrap();
     assert_eq!((old.wakes(), new.wakes()), (0, 1));
     assert_eq!(poll_pinned(shared.as_mut(), &new_waker), Poll::Ready(Ok(4)));
+}
+
+/// A re-poll with the waker already stored keeps it (no clone); a poll after the result
+/// arrived answers without cloning the waker at all.
+#[test]
+fn polls_clone_the_waker_only_to_store_it() {
+    let (completer, future) = waitable::<u8>();
+    let mut shared = Box::pin(future.shared());
+    let mut late = Box::pin(shared.as_ref().get_ref().clone());
+    let counting = CloneCountingWaker::new();
+    let waker = counting.waker();
+    for _ in 0..3 {
+        assert!(poll_pinned(shared.as_mut(), &waker).is_pending());
+    }
+    assert_eq!(
+        counting.clones(),
+        1,
+        "a re-poll with the stored waker cloned it again"
+    );
+    completer.complete(4).unwrap();
+    assert_eq!((counting.wakes(), counting.live()), (1, 1));
+    assert_eq!(poll_pinned(shared.as_mut(), &waker), Poll::Ready(Ok(4)));
+    // Never polled before: its first poll finds the result.
+    assert_eq!(poll_pinned(late.as_mut(), &waker), Poll::Ready(Ok(4)));
+    assert_eq!(
+        counting.clones(),
+        1,
+        "a poll after the result arrived cloned the waker"
+    );
 }
 
 /// Dropping a pending clone unregisters it; the others are still woken, and no waker is
