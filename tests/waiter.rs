@@ -251,6 +251,11 @@ fn panic_in_wait_slice_releases_every_awaiter_and_the_pool_survives() {
         "a panicked wait is not a signal"
     );
     assert_eq!(c.panic_message(), Some("unkeyed"));
+    assert_eq!(
+        c.outcome()
+            .map(|ended| ended.map_err(|failed| failed.message().map(str::to_owned))),
+        Some(Err(Some("unkeyed".to_owned())))
+    );
 
     // The single thread survived both panics.
     assert_eq!(pool.run_blocking(|_| 5).wait_blocking().unwrap(), 5);
@@ -717,6 +722,10 @@ fn foreign_wait_basics() {
     );
     assert!(!wait.wait_deadline(Instant::now()));
     assert!(format!("{wait:?}").contains("false"));
+    assert!(
+        wait.outcome().is_none(),
+        "no outcome while the wait goes on"
+    );
     flag.set();
     futures::executor::block_on(wait.as_mut()).unwrap();
     assert!(wait.is_terminated() && wait.is_signaled());
