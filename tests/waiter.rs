@@ -735,6 +735,30 @@ fn foreign_wait_basics() {
     assert!(matches!(wait.outcome(), Some(Ok(()))));
 }
 
+#[test]
+fn wait_blocking_checked_refuses_in_a_callback_scope_and_waits_outside() {
+    let _guard = shared();
+    let pool = pool();
+    let flag = Arc::new(Flag::default());
+    let wait = {
+        let flag = Arc::clone(&flag);
+        pool.wait_on(move |slice| flag.wait(slice))
+    };
+    anywait::ffi::callback_scope(|| {
+        assert!(matches!(
+            wait.wait_blocking_checked(),
+            Err(anywait::WouldDeadlock)
+        ));
+    });
+    assert!(!wait.is_signaled(), "the refusal did not end the wait");
+    flag.set();
+    assert!(matches!(wait.wait_blocking_checked(), Ok(Ok(()))));
+    assert!(wait.is_signaled());
+    let broke = pool.wait_on(|_| panic!("checked"));
+    let failed = broke.wait_blocking_checked().unwrap().unwrap_err();
+    assert_eq!(failed.message(), Some("checked"));
+}
+
 /// A pool of one thread, kept busy by a blocking task until the returned sender is used:
 /// wait helpers submitted meanwhile stay queued.
 fn busy_pool() -> (Waiters, mpsc::Sender<()>, anywait::BlockingTask<()>) {
