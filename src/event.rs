@@ -292,6 +292,11 @@ impl AsyncEvent {
             latch: Latch::near_generation_wrap(sets),
         }
     }
+
+    /// How many set()s until the generation wraps.
+    pub(crate) fn sets_before_generation_wrap(&self) -> usize {
+        self.latch.sets_before_generation_wrap()
+    }
 }
 
 impl Default for AsyncEvent {

@@ -759,6 +759,38 @@ fn wait_blocking_checked_refuses_in_a_callback_scope_and_waits_outside() {
     assert_eq!(failed.message(), Some("checked"));
 }
 
+#[test]
+fn pool_settings_and_task_state_are_reported() {
+    let _guard = shared();
+    let pool = Waiters::builder()
+        .max_threads(3)
+        .keep_alive(Duration::from_millis(700))
+        .slice(Duration::from_millis(30))
+        .build();
+    assert_eq!(
+        (pool.max_threads(), pool.keep_alive(), pool.slice()),
+        (3, Duration::from_millis(700), Duration::from_millis(30))
+    );
+    let shown = format!("{pool:?}");
+    assert!(
+        shown.starts_with("Waiters")
+            && shown.contains("max_threads: 3")
+            && shown.contains("queued: 0"),
+        "{shown}"
+    );
+    let (go, wait) = mpsc::channel::<()>();
+    let mut task = pin!(pool.run_blocking(move |_| {
+        wait.recv().unwrap();
+        5
+    }));
+    assert!(!task.is_finished() && !task.is_terminated());
+    assert!(format!("{task:?}").contains("finished: false"));
+    go.send(()).unwrap();
+    assert_eq!(futures::executor::block_on(task.as_mut()).unwrap(), 5);
+    assert!(task.is_finished() && task.is_terminated());
+    assert!(format!("{task:?}").contains("finished: true"));
+}
+
 /// A pool of one thread, kept busy by a blocking task until the returned sender is used:
 /// wait helpers submitted meanwhile stay queued.
 fn busy_pool() -> (Waiters, mpsc::Sender<()>, anywait::BlockingTask<()>) {

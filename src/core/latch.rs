@@ -187,6 +187,11 @@ impl Latch {
         );
         latch
     }
+
+    /// How many set()s until the generation wraps.
+    pub(crate) fn sets_before_generation_wrap(&self) -> usize {
+        0usize.wrapping_sub(self.generation()) / GENERATION_ONE
+    }
 }
 
 /// Whatever a [`LatchWait`] holds to reach its latch: a reference, or an owner of it.

@@ -833,6 +833,7 @@ fn event_setter_raw_from_another_thread() {
 #[test]
 fn generation_wrap_loses_no_wake_up() {
     let event = AsyncEvent::near_generation_wrap(2);
+    assert_eq!(event.sets_before_generation_wrap(), 2);
     let mut waits = Vec::new();
     for round in 0..4 {
         let (inner, waker) = counting_waker();
@@ -849,6 +850,7 @@ fn generation_wrap_loses_no_wake_up() {
     }
     // Two generations queued across the wrap.
     let event = AsyncEvent::near_generation_wrap(1);
+    assert_eq!(event.sets_before_generation_wrap(), 1);
     let (old_inner, old_waker) = counting_waker();
     let mut old = pin!(event.wait());
     assert!(poll_pinned(old.as_mut(), &old_waker).is_pending());

@@ -349,6 +349,29 @@ matrix! {
 // ---------------------------------------------------------------------------------------
 
 #[test]
+fn handle_errors_say_what_went_wrong() {
+    let errors = [
+        (HandleError::Unknown, "never issued"),
+        (HandleError::Duplicate, "duplicate"),
+        (HandleError::Released, "released"),
+        (HandleError::Abandoned, "abandoned"),
+        (HandleError::Stale, "stale"),
+        (HandleError::InUse, "in use"),
+        (HandleError::Canceled, "canceled"),
+        (HandleError::Full, "no free handle"),
+    ];
+    let shown: HashSet<String> = errors
+        .iter()
+        .map(|(error, says)| {
+            let shown = error.to_string();
+            assert!(shown.contains(says), "{error:?}: {shown}");
+            shown
+        })
+        .collect();
+    assert_eq!(shown.len(), errors.len(), "two errors read alike");
+}
+
+#[test]
 fn handles_are_never_null_and_round_trip() {
     let registry = Registry::new();
     let handle = registry.insert(1u8).unwrap();
