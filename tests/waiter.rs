@@ -791,6 +791,35 @@ fn pool_settings_and_task_state_are_reported() {
     assert!(format!("{task:?}").contains("finished: true"));
 }
 
+/// A job submitted while a thread is idle goes to that thread: the pool does not start
+/// another. Its threads are named `anywait-waiter-<n>`, counted from 1 per pool.
+#[test]
+fn an_idle_thread_takes_the_next_job() {
+    let _guard = shared();
+    let pool = Waiters::builder()
+        .max_threads(4)
+        .keep_alive(Duration::from_secs(10))
+        .build();
+    let idle = |pool: &Waiters| format!("{pool:?}").contains("idle_threads: 1");
+    let name = pool
+        .run_blocking(|_| thread::current().name().map(str::to_owned))
+        .wait_blocking()
+        .unwrap();
+    assert_eq!(name.as_deref(), Some("anywait-waiter-1"));
+    for _ in 0..3 {
+        assert!(
+            poll_until(Instant::now() + HANG_GUARD, || idle(&pool)),
+            "the thread never went idle"
+        );
+        pool.run_blocking(|_| ()).wait_blocking().unwrap();
+        assert_eq!(
+            pool.live_threads(),
+            1,
+            "a thread was started beside an idle one"
+        );
+    }
+}
+
 /// A pool of one thread, kept busy by a blocking task until the returned sender is used:
 /// wait helpers submitted meanwhile stay queued.
 fn busy_pool() -> (Waiters, mpsc::Sender<()>, anywait::BlockingTask<()>) {

@@ -369,6 +369,29 @@ fn handle_errors_say_what_went_wrong() {
         })
         .collect();
     assert_eq!(shown.len(), errors.len(), "two errors read alike");
+    let feed = FeedError::<u8>::Handle(HandleError::Stale);
+    assert_eq!(feed.to_string(), HandleError::Stale.to_string());
+    assert_eq!(format!("{feed:?}"), "Handle(Stale)");
+    let (feeder, stream) = callback_stream::<u8, ()>(StreamPolicy::Unbounded);
+    drop(stream);
+    let rejected = FeedError::Rejected(feeder.push(7).unwrap_err());
+    assert!(rejected.to_string().contains("rejected"), "{rejected}");
+    assert!(
+        format!("{rejected:?}").starts_with("Rejected("),
+        "{rejected:?}"
+    );
+    for (error, says) in [
+        (CallbackError::Failed(-3), "error code -3"),
+        (CallbackError::Abandoned, "abandoned"),
+        (
+            CallbackError::Panicked(Some("boom".into())),
+            "panicked: boom",
+        ),
+        (CallbackError::Panicked(None), "panicked"),
+        (CallbackError::TimedOut, "deadline passed"),
+    ] {
+        assert!(error.to_string().contains(says), "{error:?}: {error}");
+    }
 }
 
 #[test]
