@@ -26,6 +26,12 @@ mod imp {
     /// Rounds of spinning a blocking consumer tries before it parks.
     pub(crate) const SPIN_ROUNDS: u32 = 10;
 
+    /// Rounds of busy spinning (1, 2, 4, ... `spin_loop`s) a [`SpinLock`] waiter tries
+    /// before it yields its time slice instead.
+    ///
+    /// [`SpinLock`]: super::SpinLock
+    pub(crate) const SPIN_LOCK_ROUNDS: u32 = 6;
+
     /// An `Arc` made from a `std` one (unsized values: `Arc<dyn Fn>`).
     pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {
         arc
@@ -142,13 +148,131 @@ pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Locks `mutex` if nobody holds it; `None` if somebody does (poison ignored, as
-/// [`lock`]). For callers that would rather do something else than wait for the lock.
-pub(crate) fn try_lock<T: ?Sized>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
-    match mutex.try_lock() {
-        Ok(guard) => Some(guard),
-        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-        Err(std::sync::TryLockError::WouldBlock) => None,
+/// The lock behind a callback stream's state, outside loom. loom cannot model a spin lock
+/// under a preemption bound (a spinner whose budget is spent is never switched away from,
+/// however often it yields), so under loom [`SpinLock`] is loom's mutex instead: the
+/// stream's models still see every acquisition and release. The lock's own code is
+/// checked by `sync_tests::spin_lock_*` (Miri's data-race detector runs them) and by
+/// ThreadSanitizer over the stream's stress tests and runtime matrix.
+#[cfg(not(anywait_loom))]
+mod spin {
+    use super::{thread, AtomicBool, Ordering, UnsafeCell, SPIN_LOCK_ROUNDS};
+
+    /// A lock for critical sections of a constant number of steps that run no user code: a
+    /// waiter spins, then yields its time slice, and never sleeps in the kernel, so the thread
+    /// that releases the lock never makes a system call to wake it (an SDK thread's push must
+    /// not). Built from the shim's atomic and cell, so the loom models check it too.
+    pub(crate) struct SpinLock<T> {
+        locked: AtomicBool,
+        value: UnsafeCell<T>,
+    }
+
+    // SAFETY: the value is reached only through a guard, and one guard exists at a time (the
+    // `locked` flag, taken with Acquire and released with Release); handing the value from
+    // thread to thread through it needs `T: Send`.
+    unsafe impl<T: Send> Sync for SpinLock<T> {}
+    // SAFETY: as above.
+    unsafe impl<T: Send> Send for SpinLock<T> {}
+
+    impl<T> SpinLock<T> {
+        pub(crate) fn new(value: T) -> Self {
+            SpinLock {
+                locked: AtomicBool::new(false),
+                value: UnsafeCell::new(value),
+            }
+        }
+
+        /// Takes the lock: while another thread holds it, spins a few rounds watching the
+        /// flag, then yields its time slice, and tries again.
+        pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+            loop {
+                if let Some(guard) = self.try_lock() {
+                    return guard;
+                }
+                // Test before test-and-set: watch a shared copy of the line.
+                let mut round = 0;
+                // ORDERING: a hint; the swap in `try_lock` acquires.
+                while round < SPIN_LOCK_ROUNDS && self.locked.load(Ordering::Relaxed) {
+                    for _ in 0..1u32 << round {
+                        std::hint::spin_loop();
+                    }
+                    round += 1;
+                }
+                if round == SPIN_LOCK_ROUNDS {
+                    // Still held: let the holder run.
+                    thread::yield_now();
+                }
+            }
+        }
+
+        /// Takes the lock if nobody holds it.
+        pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+            // A swap, not a compare-exchange: a read-modify-write always reads the latest
+            // value, where a failed compare-exchange is a plain load that may be stale.
+            // ORDERING: Acquire pairs with the Release in the guard's drop: the previous
+            // holder's writes are visible to us.
+            // (`then`, not `then_some`: a guard made for nothing would release the lock of
+            // the thread that holds it when dropped.)
+            (!self.locked.swap(true, Ordering::Acquire)).then(|| SpinGuard { lock: self })
+        }
+    }
+
+    /// Holds a [`SpinLock`]; releases it when dropped.
+    pub(crate) struct SpinGuard<'a, T> {
+        lock: &'a SpinLock<T>,
+    }
+
+    impl<T> std::ops::Deref for SpinGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            // SAFETY: the guard holds the lock, so no `&mut` to the value exists, and the
+            // reference lives no longer than the guard.
+            self.lock.value.with(|value| unsafe { &*value })
+        }
+    }
+
+    impl<T> std::ops::DerefMut for SpinGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            // SAFETY: the guard holds the lock and `&mut self` makes this the only reference
+            // to the value, for no longer than the guard.
+            self.lock.value.with_mut(|value| unsafe { &mut *value })
+        }
+    }
+
+    impl<T> Drop for SpinGuard<'_, T> {
+        fn drop(&mut self) {
+            // ORDERING: Release publishes our writes to the next holder.
+            self.lock.locked.store(false, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(not(anywait_loom))]
+pub(crate) use spin::{SpinGuard, SpinLock};
+
+/// Under loom the stream's lock is loom's mutex, with the spin lock's API (see `spin`).
+#[cfg(anywait_loom)]
+pub(crate) struct SpinLock<T>(Mutex<T>);
+
+#[cfg(anywait_loom)]
+pub(crate) type SpinGuard<'a, T> = MutexGuard<'a, T>;
+
+#[cfg(anywait_loom)]
+impl<T> SpinLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        SpinLock(Mutex::new(value))
+    }
+
+    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+        lock(&self.0)
+    }
+
+    pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        match self.0.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 }
 

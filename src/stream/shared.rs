@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use super::{Overflow, StreamPolicy, StreamStats};
 use crate::core::waiter::Waiter;
 use crate::panics::{contain, HookKind};
-use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, SPIN_ROUNDS};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, SpinGuard, SpinLock, SPIN_ROUNDS};
 
 pub(super) type Hook = Box<dyn FnOnce() + Send>;
 pub(super) type CreditHook = Arc<dyn Fn(usize) + Send + Sync>;
@@ -85,7 +85,7 @@ pub(super) struct Shared<T, E> {
     /// `queue`.
     pub(super) batching: bool,
     /// The pushes' cache lines: the lock and what it guards.
-    pub(super) state: CachePadded<Mutex<State<T, E>>>,
+    pub(super) state: CachePadded<SpinLock<State<T, E>>>,
     /// A hint, written under the lock when it changes: the consumer would find an item or
     /// the end. Lets a blocking consumer spin briefly without taking the lock, on a line of
     /// its own so that the spinning does not keep taking the lock's line from the pushes.
@@ -115,7 +115,7 @@ impl<T, E> Shared<T, E> {
             policy,
             batching,
             credit_epoch: AtomicUsize::new(0),
-            state: CachePadded(Mutex::new(State {
+            state: CachePadded(SpinLock::new(State {
                 queue: VecDeque::new(),
                 end: End::Open,
                 consumer_gone: false,
@@ -147,7 +147,7 @@ impl<T, E> Shared<T, E> {
     /// After a change that may make the consumer ready: refreshes the `ready` hint, takes
     /// the registered consumer, releases the lock, then wakes it — the waker runs (and is
     /// dropped) outside the lock.
-    pub(super) fn publish_and_wake(&self, mut state: MutexGuard<'_, State<T, E>>) {
+    pub(super) fn publish_and_wake(&self, mut state: SpinGuard<'_, State<T, E>>) {
         self.publish_ready(&state);
         // Read before taking: most pushes find no consumer registered and write nothing.
         let consumer = if state.consumer.is_some() {
@@ -161,8 +161,8 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, State<T, E>> {
-        crate::sync::lock(&self.state)
+    pub(super) fn lock(&self) -> SpinGuard<'_, State<T, E>> {
+        self.state.lock()
     }
 
     /// The lock if nobody holds it. A blocking consumer's first look and its spin rounds
@@ -170,8 +170,8 @@ impl<T, E> Shared<T, E> {
     /// instead of queueing behind it, so that push need not wake it from the lock's own
     /// wait. (The consumer still waits for the lock where it must: to register before it
     /// parks, and to pick up a new credit hook.)
-    pub(super) fn try_lock(&self) -> Option<MutexGuard<'_, State<T, E>>> {
-        crate::sync::try_lock(&self.state)
+    pub(super) fn try_lock(&self) -> Option<SpinGuard<'_, State<T, E>>> {
+        self.state.try_lock()
     }
 
     /// Refreshes the `ready` hint; called with the lock held after a change. Stores only

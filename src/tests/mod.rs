@@ -1,5 +1,5 @@
 //! The unit tests: one module per primitive (`event`, `ffi`, `oneshot`, `shared`,
-//! `stream`), plus their helpers (`support`, which includes the integration tests' own
+//! `stream`), one for the sync shim's own lock (`sync_tests`), plus their helpers (`support`, which includes the integration tests' own
 //! helper files). All of them are std tests, Miri-clean (CI runs them under
 //! `cargo +nightly miri test --lib`); this module is compiled only under
 //! `cfg(all(test, not(anywait_loom)))`.
@@ -15,3 +15,4 @@ mod oneshot;
 mod shared;
 mod stream;
 mod support;
+mod sync_tests;
