@@ -9,7 +9,7 @@ pub(crate) const RETAINED_BYTES: usize = 32 * 1024;
 
 /// A queue only its owner touches: items go in and out through `&mut self`; a shared
 /// reference reads nothing but the length. That makes it `Sync` for any `T: Send`, like
-/// the `Mutex<VecDeque<T>>` it is a private extension of.
+/// the locked `VecDeque<T>` it is a private extension of.
 #[derive(Debug, Default)]
 pub(crate) struct Batch<T> {
     items: VecDeque<T>,

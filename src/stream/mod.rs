@@ -83,7 +83,7 @@
 //!   └────────────────┘
 //! ```
 
-// Implementation: `shared` holds the state both sides meet in: a queue under a mutex with
+// Implementation: `shared` holds the state both sides meet in: a queue under a spin lock with
 // the pushes' counts (what entered), and on a cache line of its own what the consumer took
 // (two counters only the consumer stores to). A push reads the consumer's line only when
 // its cached view of it would refuse the item or count a window overshoot (and `stats()`
