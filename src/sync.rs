@@ -26,12 +26,6 @@ mod imp {
     /// Rounds of spinning a blocking consumer tries before it parks.
     pub(crate) const SPIN_ROUNDS: u32 = 10;
 
-    /// Rounds of busy spinning (1, 2, 4, ... `spin_loop`s) a [`SpinLock`] waiter tries
-    /// before it yields its time slice instead.
-    ///
-    /// [`SpinLock`]: super::SpinLock
-    pub(crate) const SPIN_LOCK_ROUNDS: u32 = 6;
-
     /// An `Arc` made from a `std` one (unsized values: `Arc<dyn Fn>`).
     pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {
         arc
@@ -156,12 +150,16 @@ pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// ThreadSanitizer over the stream's stress tests and runtime matrix.
 #[cfg(not(anywait_loom))]
 mod spin {
-    use super::{thread, AtomicBool, Ordering, UnsafeCell, SPIN_LOCK_ROUNDS};
+    use super::{thread, AtomicBool, Ordering, UnsafeCell};
+
+    /// Rounds of busy spinning (1, 2, 4, ... `spin_loop`s) a waiter tries before it yields
+    /// its time slice instead.
+    const SPIN_LOCK_ROUNDS: u32 = 6;
 
     /// A lock for critical sections of a constant number of steps that run no user code: a
     /// waiter spins, then yields its time slice, and never sleeps in the kernel, so the thread
     /// that releases the lock never makes a system call to wake it (an SDK thread's push must
-    /// not). Built from the shim's atomic and cell, so the loom models check it too.
+    /// not). Not seen by loom (see the module docs).
     pub(crate) struct SpinLock<T> {
         locked: AtomicBool,
         value: UnsafeCell<T>,
