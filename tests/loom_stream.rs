@@ -167,19 +167,30 @@ fn push_vs_next_timeout() {
 }
 
 /// A task polled (`Pending`, its waker registered), then a blocking receive on the same
-/// stream races a push from another thread and takes the item. The task's waker must not
-/// be lost: once the next item arrives, the task is woken (by either push).
-#[test]
-fn blocking_receive_keeps_an_earlier_polls_waker() {
-    model(|| {
+/// stream races a push of item 1 from another thread and takes it. The task's waker must
+/// not be lost: once item 2 is in the stream, the task has been woken. Item 2 comes from
+/// the main thread after the receive (`second_from_producer == false`), or from the
+/// producer right after item 1, so that it may be left in the consumer's batch or still in
+/// the queue when the receive returns, with nothing pushed afterwards.
+fn blocking_receive_vs_an_earlier_poll(second_from_producer: bool) {
+    model(move || {
         let (feeder, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Unbounded);
         let (inner, waker) = counting_waker();
         assert!(poll_with(&mut stream, &waker).is_pending());
-        let other = feeder.clone();
-        let producer = thread::spawn(move || other.push(1).unwrap());
+        let producer = {
+            let feeder = feeder.clone();
+            thread::spawn(move || {
+                feeder.push(1).unwrap();
+                if second_from_producer {
+                    feeder.push(2).unwrap();
+                }
+            })
+        };
         assert_eq!(stream.next_blocking(), Some(Ok(1)));
         producer.join().unwrap();
-        feeder.push(2).unwrap();
+        if !second_from_producer {
+            feeder.push(2).unwrap();
+        }
         assert!(
             inner.wakes() >= 1,
             "the task that polled Pending was never woken, though an item is ready"
@@ -188,39 +199,19 @@ fn blocking_receive_keeps_an_earlier_polls_waker() {
             poll_with(&mut stream, &waker),
             Poll::Ready(Some(Ok(2)))
         ));
-        drop(stream);
+        drop((feeder, stream));
         assert_no_waker_leak(&inner, waker);
     });
 }
 
-/// As [`blocking_receive_keeps_an_earlier_polls_waker`], but the producer pushes two
-/// items and nothing comes after them: the blocking receive takes the first, and the task
-/// must be woken for the second, whether it is left in the consumer's batch or still in
-/// the queue when the receive returns.
+#[test]
+fn blocking_receive_keeps_an_earlier_polls_waker() {
+    blocking_receive_vs_an_earlier_poll(false);
+}
+
 #[test]
 fn blocking_receive_wakes_the_earlier_poll_for_what_it_left() {
-    model(|| {
-        let (feeder, mut stream) = callback_stream::<u32, ()>(StreamPolicy::Unbounded);
-        let (inner, waker) = counting_waker();
-        assert!(poll_with(&mut stream, &waker).is_pending());
-        let producer = thread::spawn(move || {
-            feeder.push(1).unwrap();
-            feeder.push(2).unwrap();
-            feeder
-        });
-        assert_eq!(stream.next_blocking(), Some(Ok(1)));
-        let feeder = producer.join().unwrap();
-        assert!(
-            inner.wakes() >= 1,
-            "the task that polled Pending was never woken, though an item is left"
-        );
-        assert!(matches!(
-            poll_with(&mut stream, &waker),
-            Poll::Ready(Some(Ok(2)))
-        ));
-        drop((feeder, stream));
-        assert_no_waker_leak(&inner, waker);
-    });
+    blocking_receive_vs_an_earlier_poll(true);
 }
 
 // ---------------------------------------------------------------------------------------
