@@ -159,7 +159,9 @@ mod spin {
     /// A lock for critical sections of a constant number of steps that run no user code: a
     /// waiter spins, then yields its time slice, and never sleeps in the kernel, so the thread
     /// that releases the lock never makes a system call to wake it (an SDK thread's push must
-    /// not). Not seen by loom (see the module docs).
+    /// not). Not seen by loom (see the module docs). `repr(C)`: the flag comes first, on
+    /// the cache line of the value's first fields.
+    #[repr(C)]
     pub(crate) struct SpinLock<T> {
         locked: AtomicBool,
         value: UnsafeCell<T>,
@@ -271,6 +273,58 @@ impl<T> SpinLock<T> {
             Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
+    }
+}
+
+/// A count of events that any thread may add to without a lock, exact under every race:
+/// an `AtomicU64` where the target has 64-bit atomics (loom's under loom), a mutex around
+/// a `u64` elsewhere.
+pub(crate) struct EventCounter {
+    #[cfg(any(anywait_loom, target_has_atomic = "64"))]
+    count: counter::AtomicU64,
+    #[cfg(not(any(anywait_loom, target_has_atomic = "64")))]
+    count: Mutex<u64>,
+}
+
+#[cfg(all(not(anywait_loom), target_has_atomic = "64"))]
+mod counter {
+    pub(crate) use std::sync::atomic::AtomicU64;
+}
+
+#[cfg(anywait_loom)]
+mod counter {
+    pub(crate) use loom::sync::atomic::AtomicU64;
+}
+
+impl EventCounter {
+    pub(crate) fn new() -> Self {
+        EventCounter {
+            #[cfg(any(anywait_loom, target_has_atomic = "64"))]
+            count: counter::AtomicU64::new(0),
+            #[cfg(not(any(anywait_loom, target_has_atomic = "64")))]
+            count: Mutex::new(0),
+        }
+    }
+
+    /// Counts one event.
+    pub(crate) fn add_one(&self) {
+        #[cfg(any(anywait_loom, target_has_atomic = "64"))]
+        // ORDERING: a count only; readers that must see an event are ordered after it by
+        // other means (the thread that counted it, or a lock both sides take).
+        self.count.fetch_add(1, Ordering::Relaxed);
+        #[cfg(not(any(anywait_loom, target_has_atomic = "64")))]
+        {
+            *lock(&self.count) += 1;
+        }
+    }
+
+    /// The events counted so far.
+    pub(crate) fn get(&self) -> u64 {
+        #[cfg(any(anywait_loom, target_has_atomic = "64"))]
+        // ORDERING: as in `add_one`.
+        return self.count.load(Ordering::Relaxed);
+        #[cfg(not(any(anywait_loom, target_has_atomic = "64")))]
+        return *lock(&self.count);
     }
 }
 

@@ -630,3 +630,132 @@ fn bounded_push_after_take_is_accepted() {
         assert_eq!(stats.rejected, u64::from(!racing));
     });
 }
+
+/// What ends the stream in [`full_push_vs_close`].
+#[derive(Clone, Copy, Debug)]
+enum CloseBy {
+    /// Another feeder clone finishes it.
+    Finish,
+    /// The consumer drops the stream.
+    DropStream,
+}
+
+/// A push into a full `Bounded { capacity: 1, overflow: Reject }` stream (answered without
+/// the lock) races the stream's end or the consumer's drop. The racing push is refused,
+/// with `Full` or with the end's reason; once the end has happened before a push, that push
+/// is refused for the end's reason, never as `Full` (a producer that retries on `Full`
+/// would retry forever). Counters add up and every item is dropped exactly once.
+fn full_push_vs_close(by: CloseBy) {
+    model(move || {
+        let drops = counter();
+        let (feeder, stream) = callback_stream::<Val, ()>(StreamPolicy::Bounded {
+            capacity: 1,
+            overflow: Overflow::Reject,
+        });
+        feeder.push(Val::counted_by(0, &drops)).unwrap();
+        let ender = feeder.clone();
+        let reason = match by {
+            CloseBy::Finish => RejectReason::Ended,
+            CloseBy::DropStream => RejectReason::Closed,
+        };
+        let stats_source = feeder.clone();
+        // The stream stays alive on this thread unless dropping it is the race.
+        let (mut kept, mut dropped) = (None, None::<CallbackStream<Val, ()>>);
+        match by {
+            CloseBy::Finish => kept = Some(stream),
+            CloseBy::DropStream => dropped = Some(stream),
+        }
+        let closer = thread::spawn(move || {
+            match by {
+                CloseBy::Finish => assert!(ender.finish()),
+                CloseBy::DropStream => drop(ender),
+            }
+            drop(dropped);
+        });
+        let racing = feeder.push(Val::counted_by(1, &drops)).unwrap_err();
+        assert!(
+            racing.reason() == RejectReason::Full || racing.reason() == reason,
+            "{:?}",
+            racing.reason()
+        );
+        drop(racing);
+        closer.join().unwrap();
+        let after = feeder.push(Val::counted_by(2, &drops)).unwrap_err();
+        assert_eq!(after.reason(), reason, "refused as full after the end");
+        drop(after);
+        let stats = stats_source.stats();
+        assert_eq!(stats.pushed, 3);
+        assert_eq!(stats.rejected, 2);
+        drop(feeder);
+        drop(stats_source);
+        drop(kept.take());
+        assert_eq!(load(&drops), 3, "every item dropped exactly once");
+    });
+}
+
+#[test]
+fn full_push_vs_finish() {
+    full_push_vs_close(CloseBy::Finish);
+}
+
+#[test]
+fn full_push_vs_drop_stream() {
+    full_push_vs_close(CloseBy::DropStream);
+}
+
+/// A push into a full `Bounded { capacity: 1, overflow: DropNewest }` stream races the
+/// consumer taking the held item: the pushed item is either delivered or dropped (and
+/// counted in `dropped_newest`), exactly once; `pushed == received + buffered +
+/// dropped_newest`; a push made after the take happened is delivered.
+#[test]
+fn drop_newest_full_push_vs_take() {
+    model(|| {
+        let drops = counter();
+        let (feeder, mut stream) = callback_stream::<Val, ()>(StreamPolicy::Bounded {
+            capacity: 1,
+            overflow: Overflow::DropNewest,
+        });
+        feeder.push(Val::counted_by(0, &drops)).unwrap();
+        let took = counter();
+        let producer = {
+            let (drops, took) = (drops.clone(), took.clone());
+            thread::spawn(move || {
+                feeder.push(Val::counted_by(1, &drops)).unwrap();
+                while load(&took) == 0 {
+                    thread::yield_now();
+                }
+                let dropped = feeder.stats().dropped_newest;
+                // After the take: item 1 may hold the room; item 2 is delivered or, if
+                // item 1 is still held, dropped.
+                feeder.push(Val::counted_by(2, &drops)).unwrap();
+                assert!(feeder.finish());
+                dropped
+            })
+        };
+        let mut ids = Vec::new();
+        ids.push(stream.next_blocking().unwrap().unwrap().id);
+        took.fetch_add(1, Ordering::SeqCst);
+        while let Some(item) = stream.next_blocking() {
+            ids.push(item.unwrap().id);
+        }
+        let dropped_before_take = producer.join().unwrap();
+        let stats = stream.stats();
+        assert_eq!(stats.pushed, 3);
+        assert_eq!(
+            ids.len() as u64 + stats.dropped_newest,
+            3,
+            "{ids:?} {stats:?}"
+        );
+        assert_eq!(ids[0], 0);
+        if dropped_before_take == 1 {
+            // Item 1 was dropped before the take, so item 2 found room.
+            assert_eq!(ids, vec![0, 2]);
+        } else {
+            // Item 1 was accepted (the take made room); item 2 is dropped only if item 1
+            // still held it.
+            assert_eq!(ids[1], 1);
+        }
+        drop(stream);
+        assert_eq!(load(&drops), 3, "every item dropped exactly once");
+    });
+}

@@ -51,9 +51,15 @@ impl<T, E> StreamFeeder<T, E> {
     /// ```
     pub fn push(&self, item: T) -> Result<(), Rejected<T>> {
         let shared = &*self.shared;
+        // A full bounded stream answers without the lock, which stays free for the
+        // consumer that makes room.
+        let item = match shared.push_if_full(item) {
+            Ok(outcome) => return outcome,
+            Err(item) => item,
+        };
         let weight = shared.policy.weight(&item);
         let mut state = shared.lock();
-        state.stats.pushed += 1;
+        state.pushed += 1;
         let refuse = |state: &mut State<T, E>, item, reason| {
             state.stats.rejected += 1;
             Err(Rejected { item, reason })
@@ -123,6 +129,7 @@ impl<T, E> StreamFeeder<T, E> {
         if shared.weighs() {
             state.entered_weight = state.entered_weight.wrapping_add(weight);
         }
+        shared.publish_entered(&state);
         shared.publish_and_wake(state);
         drop(evicted); // outside the lock: an item's drop may run arbitrary code
         Ok(())
@@ -171,6 +178,7 @@ impl<T, E> StreamFeeder<T, E> {
             return false;
         }
         state.end = end;
+        self.shared.close_to_pushes();
         self.shared.publish_and_wake(state);
         true
     }
@@ -352,6 +360,7 @@ impl<T, E> Drop for StreamFeeder<T, E> {
             return;
         }
         state.end = End::Abandoned;
+        self.shared.close_to_pushes();
         self.shared.publish_and_wake(state);
     }
 }

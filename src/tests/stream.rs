@@ -1228,3 +1228,68 @@ fn debug_and_display() {
         "Bounded { capacity: 3, overflow: DropOldest } Unbounded"
     );
 }
+
+/// A full `Reject` stream answers pushes without its lock: refused as `Full`, counted
+/// exactly — and once the stream ended or lost its consumer, refused for that reason
+/// instead, never as `Full`.
+#[test]
+fn full_stream_refuses_without_the_lock_until_it_ends_or_closes() {
+    for close in [false, true] {
+        let drops = counter();
+        let (feeder, mut stream) = bounded::<Val>(2, Overflow::Reject);
+        feeder.push(Val::counted_by(0, &drops)).unwrap();
+        feeder.push(Val::counted_by(1, &drops)).unwrap();
+        for id in 2..5 {
+            let refused = feeder.push(Val::counted_by(id, &drops)).unwrap_err();
+            assert_eq!(refused.reason(), RejectReason::Full);
+        }
+        assert_eq!(count(&drops), 3, "each refused item handed back once");
+        let stats = feeder.stats();
+        assert_eq!((stats.pushed, stats.rejected, stats.buffered), (5, 3, 2));
+        // Room again after a take: the next push is accepted.
+        assert_eq!(stream.next_blocking().map(|v| v.unwrap().id), Some(0));
+        feeder.push(Val::counted_by(5, &drops)).unwrap();
+        let other = feeder.clone();
+        // Finishing keeps the consumer until the end of the round.
+        let mut kept = Some(stream);
+        let reason = if close {
+            drop(kept.take());
+            RejectReason::Closed
+        } else {
+            assert!(other.finish());
+            RejectReason::Ended
+        };
+        let refused = feeder.push(Val::counted_by(6, &drops)).unwrap_err();
+        assert_eq!(refused.reason(), reason, "close: {close}");
+        drop(refused);
+        let stats = feeder.stats();
+        assert_eq!((stats.pushed, stats.rejected), (7, 4), "close: {close}");
+        drop(kept);
+    }
+}
+
+/// A full `DropNewest` stream drops a pushed item without its lock: `push` returns `Ok`,
+/// the item is dropped at once and counted, and `pushed` still adds up.
+#[test]
+fn full_drop_newest_stream_drops_without_the_lock() {
+    let drops = counter();
+    let (feeder, mut stream) = bounded::<Val>(1, Overflow::DropNewest);
+    feeder.push(Val::counted_by(0, &drops)).unwrap();
+    feeder.push(Val::counted_by(1, &drops)).unwrap();
+    feeder.push(Val::counted_by(2, &drops)).unwrap();
+    assert_eq!(count(&drops), 2, "the two newest items dropped at once");
+    let stats = stream.stats();
+    assert_eq!(
+        (
+            stats.pushed,
+            stats.dropped_newest,
+            stats.rejected,
+            stats.buffered
+        ),
+        (3, 2, 0, 1)
+    );
+    assert_eq!(stream.next_blocking().map(|v| v.unwrap().id), Some(0));
+    feeder.push(Val::counted_by(3, &drops)).unwrap();
+    assert_eq!(stream.next_blocking().map(|v| v.unwrap().id), Some(3));
+    assert_eq!(stream.stats().pushed, 4);
+}
