@@ -186,12 +186,14 @@ mod spin {
         /// flag, then yields its time slice, and tries again.
         pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
             loop {
-                if let Some(guard) = self.try_lock() {
+                // Straight to the swap: a thread that means to wait for the lock would only
+                // fetch the line twice (shared, then exclusive) by looking first.
+                if let Some(guard) = self.swap_lock() {
                     return guard;
                 }
                 // Test before test-and-set: watch a shared copy of the line.
                 let mut round = 0;
-                // ORDERING: a hint; the swap in `try_lock` acquires.
+                // ORDERING: a hint; the swap in `swap_lock` acquires.
                 while round < SPIN_LOCK_ROUNDS && self.locked.load(Ordering::Relaxed) {
                     for _ in 0..1u32 << round {
                         std::hint::spin_loop();
@@ -205,8 +207,19 @@ mod spin {
             }
         }
 
-        /// Takes the lock if nobody holds it.
+        /// Takes the lock if nobody holds it. Looks before it swaps: a failed swap would
+        /// still take the line from the holder, which a caller polling the lock (a spinning
+        /// consumer) must not do on every look.
         pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+            // ORDERING: a hint; the swap acquires.
+            if self.locked.load(Ordering::Relaxed) {
+                return None;
+            }
+            self.swap_lock()
+        }
+
+        /// One attempt at the lock, by a swap.
+        fn swap_lock(&self) -> Option<SpinGuard<'_, T>> {
             // A swap, not a compare-exchange: a read-modify-write always reads the latest
             // value, where a failed compare-exchange is a plain load that may be stale.
             // ORDERING: Acquire pairs with the Release in the guard's drop: the previous
