@@ -184,13 +184,22 @@ mod spin {
 
         /// Takes the lock: while another thread holds it, spins a few rounds watching the
         /// flag, then yields its time slice, and tries again.
+        #[inline]
         pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+            // Straight to the swap: a thread that means to wait for the lock would only
+            // fetch the line twice (shared, then exclusive) by looking first.
+            match self.swap_lock() {
+                Some(guard) => guard,
+                None => self.lock_contended(),
+            }
+        }
+
+        /// [`lock`](Self::lock) once a first swap found the lock held: out of line, so the
+        /// uncontended path stays a swap.
+        #[cold]
+        #[inline(never)]
+        fn lock_contended(&self) -> SpinGuard<'_, T> {
             loop {
-                // Straight to the swap: a thread that means to wait for the lock would only
-                // fetch the line twice (shared, then exclusive) by looking first.
-                if let Some(guard) = self.swap_lock() {
-                    return guard;
-                }
                 // Test before test-and-set: watch a shared copy of the line.
                 let mut round = 0;
                 // ORDERING: a hint; the swap in `swap_lock` acquires.
@@ -204,12 +213,16 @@ mod spin {
                     // Still held: let the holder run.
                     thread::yield_now();
                 }
+                if let Some(guard) = self.swap_lock() {
+                    return guard;
+                }
             }
         }
 
         /// Takes the lock if nobody holds it. Looks before it swaps: a failed swap would
         /// still take the line from the holder, which a caller polling the lock (a spinning
         /// consumer) must not do on every look.
+        #[inline]
         pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
             // ORDERING: a hint; the swap acquires.
             if self.locked.load(Ordering::Relaxed) {
@@ -219,6 +232,7 @@ mod spin {
         }
 
         /// One attempt at the lock, by a swap.
+        #[inline]
         fn swap_lock(&self) -> Option<SpinGuard<'_, T>> {
             // A swap, not a compare-exchange: a read-modify-write always reads the latest
             // value, where a failed compare-exchange is a plain load that may be stale.

@@ -184,6 +184,7 @@ impl<T, E> CallbackStream<T, E> {
 
     /// Hands an item of the batch out of the stream: it stops counting as held, and its
     /// weight of window is re-opened through `on_credit`.
+    #[inline]
     fn hand_out(&mut self, item: T) -> T {
         let weight = self.shared.policy.weight(&item);
         self.count_taken(weight);
@@ -255,6 +256,7 @@ impl<T, E> CallbackStream<T, E> {
     /// a receive that would block unwinds with a [`WouldDeadlock`] payload instead of
     /// hanging the SDK's thread; [`next_blocking_checked`](Self::next_blocking_checked)
     /// returns it.
+    #[inline]
     pub fn next_blocking(&mut self) -> Option<Result<T, StreamError<E>>> {
         // The common case, straight from the batch: kept out of the nested results below,
         // whose copies cost more than the rest of a take.
@@ -319,6 +321,8 @@ impl<T, E> CallbackStream<T, E> {
             .unwrap_or(Some(Err(StreamError::Timeout)))
     }
 
+    // Out of line: `next_blocking`'s path straight from the batch stays small.
+    #[inline(never)]
     fn next_until(&mut self, deadline: Deadline) -> Option<Option<Result<T, StreamError<E>>>> {
         if let Ok(found) = self.take_next(None, None, true) {
             return Some(found);

@@ -130,7 +130,15 @@ impl<T, E> StreamFeeder<T, E> {
             state.entered_weight = state.entered_weight.wrapping_add(weight);
         }
         shared.publish_entered(&state);
-        shared.publish_and_wake(state);
+        if state.queue.len() > 1 {
+            // The queue was not empty: the `ready` hint is already set and no consumer is
+            // registered (one registers only on an empty queue, and the push that ends
+            // that takes it).
+            debug_assert!(state.consumer.is_none());
+            drop(state);
+        } else {
+            shared.publish_and_wake(state);
+        }
         drop(evicted); // outside the lock: an item's drop may run arbitrary code
         Ok(())
     }

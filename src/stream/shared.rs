@@ -61,6 +61,7 @@ pub(super) struct Taken {
 impl Taken {
     /// Publishes the consumer's running totals (its only writer: plain stores). `weight`
     /// only where the stream weighs its items.
+    #[inline]
     pub(super) fn publish(&self, items: usize, weight: Option<usize>) {
         // ORDERING: Release pairs with the pushes' Acquire look (`Shared::held`).
         self.items.store(items, Ordering::Release);
@@ -218,6 +219,7 @@ impl<T, E> Shared<T, E> {
         }
     }
 
+    #[inline]
     pub(super) fn lock(&self) -> SpinGuard<'_, State<T, E>> {
         self.state.lock.lock()
     }
@@ -227,6 +229,7 @@ impl<T, E> Shared<T, E> {
     /// instead of queueing behind it, so that push need not wake it from the lock's own
     /// wait. (The consumer still waits for the lock where it must: to register before it
     /// parks, and to pick up a new credit hook.)
+    #[inline]
     pub(super) fn try_lock(&self) -> Option<SpinGuard<'_, State<T, E>>> {
         self.state.lock.try_lock()
     }
