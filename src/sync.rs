@@ -303,58 +303,6 @@ impl<T> SpinLock<T> {
     }
 }
 
-/// A count of events that any thread may add to without a lock, exact under every race:
-/// an `AtomicU64` where the target has 64-bit atomics (loom's under loom), a mutex around
-/// a `u64` elsewhere.
-pub(crate) struct EventCounter {
-    #[cfg(any(anywait_loom, target_has_atomic = "64"))]
-    count: counter::AtomicU64,
-    #[cfg(not(any(anywait_loom, target_has_atomic = "64")))]
-    count: Mutex<u64>,
-}
-
-#[cfg(all(not(anywait_loom), target_has_atomic = "64"))]
-mod counter {
-    pub(crate) use std::sync::atomic::AtomicU64;
-}
-
-#[cfg(anywait_loom)]
-mod counter {
-    pub(crate) use loom::sync::atomic::AtomicU64;
-}
-
-impl EventCounter {
-    pub(crate) fn new() -> Self {
-        EventCounter {
-            #[cfg(any(anywait_loom, target_has_atomic = "64"))]
-            count: counter::AtomicU64::new(0),
-            #[cfg(not(any(anywait_loom, target_has_atomic = "64")))]
-            count: Mutex::new(0),
-        }
-    }
-
-    /// Counts one event.
-    pub(crate) fn add_one(&self) {
-        #[cfg(any(anywait_loom, target_has_atomic = "64"))]
-        // ORDERING: a count only; readers that must see an event are ordered after it by
-        // other means (the thread that counted it, or a lock both sides take).
-        self.count.fetch_add(1, Ordering::Relaxed);
-        #[cfg(not(any(anywait_loom, target_has_atomic = "64")))]
-        {
-            *lock(&self.count) += 1;
-        }
-    }
-
-    /// The events counted so far.
-    pub(crate) fn get(&self) -> u64 {
-        #[cfg(any(anywait_loom, target_has_atomic = "64"))]
-        // ORDERING: as in `add_one`.
-        return self.count.load(Ordering::Relaxed);
-        #[cfg(not(any(anywait_loom, target_has_atomic = "64")))]
-        return *lock(&self.count);
-    }
-}
-
 /// Declares a `const fn` that is a plain `fn` under loom, whose types have no const
 /// constructors. Keeps `AsyncEvent::new` usable in a `static` without a cfg at each site.
 macro_rules! const_fn_unless_loom {

@@ -640,8 +640,8 @@ enum CloseBy {
     DropStream,
 }
 
-/// A push into a full `Bounded { capacity: 1, overflow: Reject }` stream (answered without
-/// the lock) races the stream's end or the consumer's drop. The racing push is refused,
+/// A push into a full `Bounded { capacity: 1, overflow: Reject }` stream races the
+/// stream's end or the consumer's drop. The racing push is refused,
 /// with `Full` or with the end's reason; once the end has happened before a push, that push
 /// is refused for the end's reason, never as `Full` (a producer that retries on `Full`
 /// would retry forever). Counters add up and every item is dropped exactly once.

@@ -492,7 +492,6 @@ impl<T, E> Drop for CallbackStream<T, E> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.consumer_gone = true;
-        self.shared.close_to_pushes();
         let hook = state.on_close.take();
         let ended = !matches!(state.end, End::Open);
         let buffered = std::mem::take(&mut state.queue);

@@ -51,12 +51,6 @@ impl<T, E> StreamFeeder<T, E> {
     /// ```
     pub fn push(&self, item: T) -> Result<(), Rejected<T>> {
         let shared = &*self.shared;
-        // A full bounded stream answers without the lock, which stays free for the
-        // consumer that makes room.
-        let item = match shared.push_if_full(item) {
-            Ok(outcome) => return outcome,
-            Err(item) => item,
-        };
         let weight = shared.policy.weight(&item);
         let mut state = shared.lock();
         state.pushed += 1;
@@ -129,7 +123,6 @@ impl<T, E> StreamFeeder<T, E> {
         if shared.weighs() {
             state.entered_weight = state.entered_weight.wrapping_add(weight);
         }
-        shared.publish_entered(&state);
         if state.queue.len() > 1 {
             // The queue was not empty: the `ready` hint is already set and no consumer is
             // registered (one registers only on an empty queue, and the push that ends
@@ -186,7 +179,6 @@ impl<T, E> StreamFeeder<T, E> {
             return false;
         }
         state.end = end;
-        self.shared.close_to_pushes();
         self.shared.publish_and_wake(state);
         true
     }
@@ -368,7 +360,6 @@ impl<T, E> Drop for StreamFeeder<T, E> {
             return;
         }
         state.end = End::Abandoned;
-        self.shared.close_to_pushes();
         self.shared.publish_and_wake(state);
     }
 }

@@ -88,11 +88,10 @@
 // (two counters only the consumer stores to). A push reads the consumer's line only when
 // its cached view of it would refuse the item or count a window overshoot (and `stats()`
 // always reads it); the consumer takes the whole queue with one lock (one item at a time
-// under `DropOldest`, whose pushes evict from the queue). A push into a full `Bounded`
-// stream under `Reject` or `DropNewest` is answered without the lock, from a mirror of the
-// pushes' count, the consumer's count and an open flag (`Shared::push_if_full`), and
-// counted in counters of its own: producers retrying into a full stream only read, and
-// leave the lock to the consumer that makes room. `feeder` is the SDK's side,
+// under `DropOldest`, whose pushes evict from the queue). A push into a full stream takes
+// the lock like any other: answering it without the lock (from a mirror of the pushes'
+// count and the consumer's count) was measured slower, because producers retrying
+// without it poll the consumer's counter line in a tight loop. `feeder` is the SDK's side,
 // `consumer` the `Stream` and its blocking receives, `batch` the consumer's private batch.
 
 pub(crate) mod batch;

@@ -5,9 +5,7 @@ use std::collections::VecDeque;
 use super::{Overflow, StreamPolicy, StreamStats};
 use crate::core::waiter::Waiter;
 use crate::panics::{contain, HookKind};
-use crate::sync::{
-    Arc, AtomicBool, AtomicUsize, EventCounter, Ordering, SpinGuard, SpinLock, SPIN_ROUNDS,
-};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, SpinGuard, SpinLock, SPIN_ROUNDS};
 
 pub(super) type Hook = Box<dyn FnOnce() + Send>;
 pub(super) type CreditHook = Arc<dyn Fn(usize) + Send + Sync>;
@@ -35,7 +33,7 @@ pub(super) struct State<T, E> {
     /// touches the consumer's cache line. Taken counts only grow, so a stale view only
     /// overstates what is held.
     pub(super) taken_seen: usize,
-    /// Every push that took the lock (`StreamStats::pushed` adds those refused without it).
+    /// Every push so far (`StreamStats::pushed`).
     pub(super) pushed: u64,
     pub(super) consumer: Option<Waiter>,
     pub(super) end: End<E>,
@@ -46,7 +44,7 @@ pub(super) struct State<T, E> {
     pub(super) feeders: usize,
     pub(super) on_close: Option<Hook>,
     pub(super) on_credit: Option<CreditHook>,
-    /// The other counters (`pushed` is kept above).
+    /// The other counters (`pushed` is kept above, on the lock's line).
     pub(super) stats: StreamStats,
 }
 
@@ -83,31 +81,6 @@ impl<T> std::ops::Deref for CachePadded<T> {
     }
 }
 
-/// The lock and what a push into a full bounded stream reads instead of taking it: the
-/// pushes' own cache lines, the lock's flag and the hottest state first.
-#[repr(C)]
-pub(super) struct PushSide<T, E> {
-    pub(super) lock: SpinLock<State<T, E>>,
-    /// `State::entered`, stored by the lock's holder after every accepted push where
-    /// [`Shared::full_capacity`] is set (no eviction there, so it only grows).
-    pub(super) entered: AtomicUsize,
-    /// Cleared, under the lock, when the stream ends or its consumer leaves (and never set
-    /// again): from then on a push takes the lock, to be refused for that reason.
-    pub(super) open: AtomicBool,
-}
-
-/// Pushes refused (`Reject`) or dropped (`DropNewest`) by a full bounded stream without
-/// taking its lock; [`stats`] adds them to the counters kept under the lock.
-pub(super) struct RefusedWithoutLock {
-    pub(super) rejected: EventCounter,
-    pub(super) dropped_newest: EventCounter,
-}
-
-/// What a push into a full stream does without the lock: the answer for `item`, or
-/// `Err(item)` when the stream may have room (or ended, or lost its consumer), so that the
-/// push must take the lock to decide.
-pub(super) type FullOutcome<T> = Result<Result<(), super::Rejected<T>>, T>;
-
 pub(super) struct Shared<T, E> {
     // Read-mostly: the consumer reads these for every item.
     pub(super) policy: StreamPolicy<T>,
@@ -118,15 +91,8 @@ pub(super) struct Shared<T, E> {
     /// `DropOldest` may not: its pushes evict the oldest held item, which must still be in
     /// `queue`.
     pub(super) batching: bool,
-    /// The capacity of a `Bounded` stream whose pushes, when it is full, can be refused
-    /// (`Reject`) or dropped (`DropNewest`) without the lock: a producer retrying into a
-    /// full stream then only reads, and leaves the lock to the consumer that makes room.
-    /// `None` under the other policies (`DropOldest` evicts under the lock; `Window` weighs).
-    pub(super) full_capacity: Option<usize>,
-    /// The pushes' cache lines: the lock and what it guards, and the lock-free view of it.
-    pub(super) state: CachePadded<PushSide<T, E>>,
-    /// Refusals made without the lock (written only by pushes into a full stream).
-    pub(super) refused: CachePadded<RefusedWithoutLock>,
+    /// The pushes' cache lines: the lock and what it guards.
+    pub(super) state: CachePadded<SpinLock<State<T, E>>>,
     /// A hint, written under the lock when it changes: the consumer would find an item or
     /// the end. Lets a blocking consumer spin briefly without taking the lock, on a line of
     /// its own so that the spinning does not keep taking the lock's line from the pushes.
@@ -152,41 +118,25 @@ impl<T, E> Shared<T, E> {
                 ..
             }
         );
-        let full_capacity = match policy {
-            StreamPolicy::Bounded {
-                capacity,
-                overflow: Overflow::Reject | Overflow::DropNewest,
-            } => Some(capacity),
-            _ => None,
-        };
         Shared {
             policy,
             batching,
-            full_capacity,
             credit_epoch: AtomicUsize::new(0),
-            state: CachePadded(PushSide {
-                lock: SpinLock::new(State {
-                    queue: VecDeque::new(),
-                    pushed: 0,
-                    end: End::Open,
-                    consumer_gone: false,
-                    feeders: 1,
-                    consumer: None,
-                    on_close: None,
-                    on_credit: None,
-                    stats: StreamStats::default(),
-                    entered: 0,
-                    entered_weight: 0,
-                    taken_seen: 0,
-                    taken_weight_seen: 0,
-                }),
-                entered: AtomicUsize::new(0),
-                open: AtomicBool::new(true),
-            }),
-            refused: CachePadded(RefusedWithoutLock {
-                rejected: EventCounter::new(),
-                dropped_newest: EventCounter::new(),
-            }),
+            state: CachePadded(SpinLock::new(State {
+                queue: VecDeque::new(),
+                pushed: 0,
+                end: End::Open,
+                consumer_gone: false,
+                feeders: 1,
+                consumer: None,
+                on_close: None,
+                on_credit: None,
+                stats: StreamStats::default(),
+                entered: 0,
+                entered_weight: 0,
+                taken_seen: 0,
+                taken_weight_seen: 0,
+            })),
             ready: CachePadded(AtomicBool::new(false)),
             taken: CachePadded(Taken {
                 items: AtomicUsize::new(0),
@@ -221,7 +171,7 @@ impl<T, E> Shared<T, E> {
 
     #[inline]
     pub(super) fn lock(&self) -> SpinGuard<'_, State<T, E>> {
-        self.state.lock.lock()
+        self.state.lock()
     }
 
     /// The lock if nobody holds it. A blocking consumer's first look and its spin rounds
@@ -231,69 +181,7 @@ impl<T, E> Shared<T, E> {
     /// parks, and to pick up a new credit hook.)
     #[inline]
     pub(super) fn try_lock(&self) -> Option<SpinGuard<'_, State<T, E>>> {
-        self.state.lock.try_lock()
-    }
-
-    /// Under the lock, after a push was accepted: mirrors `entered` for the pushes that
-    /// look without the lock (only where they do).
-    pub(super) fn publish_entered(&self, state: &State<T, E>) {
-        if self.full_capacity.is_some() {
-            // ORDERING: Release pairs with `push_if_full`'s Acquire: a push that reads this
-            // count also sees the consumer's counts this push read (coherence then keeps it
-            // from reading older ones).
-            self.state.entered.store(state.entered, Ordering::Release);
-        }
-    }
-
-    /// Under the lock, when the stream ends or its consumer leaves: pushes stop deciding
-    /// without the lock (they must be refused as `Ended` or `Closed`).
-    pub(super) fn close_to_pushes(&self) {
-        // ORDERING: Release: a push that reads `false` takes the lock and finds why.
-        self.state.open.store(false, Ordering::Release);
-    }
-
-    /// Without the lock: when this bounded stream is full, the answer to a push of `item`
-    /// (`Rejected(Full)` under `Reject`, `Ok` with `item` dropped under `DropNewest`),
-    /// counted exactly; otherwise `Err(item)`, for the push to take the lock.
-    ///
-    /// Full means `capacity` items held as of a read of the pushes' count and then of the
-    /// consumer's: both only grow, so everything the push's thread has seen happen — an
-    /// item taken, or pushed — is reflected, and the held count is never understated
-    /// (a count read stale makes the difference wrap far past `capacity`, which is then
-    /// not taken for full). Finally the stream must still be open, or the lock decides why
-    /// not.
-    #[inline]
-    pub(super) fn push_if_full(&self, item: T) -> FullOutcome<T> {
-        let Some(capacity) = self.full_capacity else {
-            return Err(item);
-        };
-        // ORDERING: Acquire pairs with `publish_entered`'s Release.
-        let entered = self.state.entered.load(Ordering::Acquire);
-        // ORDERING: Acquire pairs with the consumer's Release stores in `Taken`.
-        let taken = self.taken.items.load(Ordering::Acquire);
-        // Under these policies at most `capacity` items are ever held: anything else is a
-        // stale pair of reads (taken past the entered count read), not a full stream.
-        // ORDERING: Acquire pairs with `close_to_pushes`.
-        if entered.wrapping_sub(taken) != capacity || !self.state.open.load(Ordering::Acquire) {
-            return Err(item);
-        }
-        match self.policy {
-            StreamPolicy::Bounded {
-                overflow: Overflow::DropNewest,
-                ..
-            } => {
-                self.refused.dropped_newest.add_one();
-                drop(item);
-                Ok(Ok(()))
-            }
-            _ => {
-                self.refused.rejected.add_one();
-                Ok(Err(super::Rejected {
-                    item,
-                    reason: super::RejectReason::Full,
-                }))
-            }
-        }
+        self.state.try_lock()
     }
 
     /// Refreshes the `ready` hint; called with the lock held after a change. Stores only
@@ -342,14 +230,10 @@ pub(super) fn stats<T, E>(shared: &Shared<T, E>) -> StreamStats {
     // Read under the lock so pushes are not half counted. Where every item weighs 1 the
     // weight is the count, so the two never disagree in a snapshot.
     let (buffered, buffered_weight) = shared.held(&mut state, true);
-    let rejected = shared.refused.rejected.get();
-    let dropped_newest = shared.refused.dropped_newest.get();
     StreamStats {
         buffered,
         buffered_weight,
-        pushed: state.pushed + rejected + dropped_newest,
-        rejected: state.stats.rejected + rejected,
-        dropped_newest: state.stats.dropped_newest + dropped_newest,
+        pushed: state.pushed,
         ..state.stats
     }
 }

@@ -1229,11 +1229,11 @@ fn debug_and_display() {
     );
 }
 
-/// A full `Reject` stream answers pushes without its lock: refused as `Full`, counted
-/// exactly — and once the stream ended or lost its consumer, refused for that reason
-/// instead, never as `Full`.
+/// A full `Reject` stream refuses pushes as `Full`, counted exactly — and once the stream
+/// ended or lost its consumer, for that reason instead, never as `Full` (a producer that
+/// retries on `Full` would retry forever).
 #[test]
-fn full_stream_refuses_without_the_lock_until_it_ends_or_closes() {
+fn full_stream_refuses_as_full_until_it_ends_or_closes() {
     for close in [false, true] {
         let drops = counter();
         let (feeder, mut stream) = bounded::<Val>(2, Overflow::Reject);
@@ -1268,10 +1268,10 @@ fn full_stream_refuses_without_the_lock_until_it_ends_or_closes() {
     }
 }
 
-/// A full `DropNewest` stream drops a pushed item without its lock: `push` returns `Ok`,
-/// the item is dropped at once and counted, and `pushed` still adds up.
+/// A full `DropNewest` stream drops a pushed item: `push` returns `Ok`, the item is
+/// dropped at once and counted, and `pushed` still adds up.
 #[test]
-fn full_drop_newest_stream_drops_without_the_lock() {
+fn full_drop_newest_stream_drops_the_pushed_item() {
     let drops = counter();
     let (feeder, mut stream) = bounded::<Val>(1, Overflow::DropNewest);
     feeder.push(Val::counted_by(0, &drops)).unwrap();
