@@ -91,7 +91,9 @@
 // under `DropOldest`, whose pushes evict from the queue). A push into a full stream takes
 // the lock like any other: answering it without the lock (from a mirror of the pushes'
 // count and the consumer's count) was measured slower, because producers retrying
-// without it poll the consumer's counter line in a tight loop. `feeder` is the SDK's side,
+// without it poll the consumer's counter line in a tight loop. A blocking consumer that
+// keeps pace with the pushes (small batches) pauses briefly before its next take, so that
+// batches grow. `feeder` is the SDK's side,
 // `consumer` the `Stream` and its blocking receives, `batch` the consumer's private batch.
 
 pub(crate) mod batch;
