@@ -11,7 +11,7 @@ use super::batch::Batch;
 use super::shared::{
     add_close_hook, set_credit_hook, spin_rounds, stats, CreditHook, End, Shared, State,
 };
-use super::{StreamError, StreamStats};
+use super::{StreamError, StreamPolicy, StreamStats};
 use crate::core::waiter::{block_until, would_deadlock, Deadline, NewWaiter, Waiter};
 use crate::error::WouldDeadlock;
 use crate::panics::{contain, HookKind};
@@ -47,8 +47,9 @@ pub struct CallbackStream<T, E> {
     /// What this consumer took out of the stream so far; published in `shared.taken`.
     taken: usize,
     taken_weight: usize,
-    /// The size of the last batch taken (see `next_until`).
-    last_batch: usize,
+    /// Whether the last take under the lock found few items and left none: the next
+    /// blocking receive pauses before it looks (see `next_until`).
+    keeping_pace: bool,
 }
 
 /// Why [`CallbackStream::take_next`] found nothing.
@@ -79,7 +80,7 @@ impl<T, E> CallbackStream<T, E> {
             credit_epoch: 0,
             taken: 0,
             taken_weight: 0,
-            last_batch: 0,
+            keeping_pace: false,
         }
     }
 
@@ -127,11 +128,14 @@ impl<T, E> CallbackStream<T, E> {
             // Swap the whole queue in (the empty batch's allocation becomes the queue's, so
             // steady state allocates nothing).
             self.batch.swap(&mut state.queue);
-            self.last_batch = self.batch.len();
+            self.keeping_pace = self.batch.len() < small_batch(&shared.policy);
             Next::Batch
         } else {
             match state.queue.pop_front() {
                 Some(item) => {
+                    // One item at a time (`DropOldest`): this take found one item and left
+                    // none, or items are waiting already.
+                    self.keeping_pace = state.queue.is_empty() && 1 < small_batch(&shared.policy);
                     // Counted under the lock: a push that finds the stream full then
                     // always finds the item it may evict (`DropOldest`) in the queue.
                     let weight = shared.policy.weight(&item);
@@ -328,12 +332,13 @@ impl<T, E> CallbackStream<T, E> {
     // Out of line: `next_blocking`'s path straight from the batch stays small.
     #[inline(never)]
     fn next_until(&mut self, deadline: Deadline) -> Option<Option<Result<T, StreamError<E>>>> {
-        if self.last_batch < SMALL_BATCH {
-            // The last batch was small: this consumer is keeping pace with the pushes. A
-            // short pause lets the next batch grow, so that the lock and the queue's lines
-            // change hands once per batch rather than every few items (in the stream bench
-            // a blocking consumer went 20-30 % faster with it). It delays only an item
-            // pushed during the pause, by at most the pause.
+        if self.keeping_pace {
+            // The last take found few items: this consumer is keeping pace with the
+            // pushes. A short pause lets the next batch grow, so that the lock and the
+            // queue's lines change hands once per batch rather than every few items
+            // (blocking receives went typically 20-30 % faster with it in interleaved runs
+            // against the code without it; BENCHMARKS.md). It delays only an item pushed
+            // during the pause, by at most the pause.
             for _ in 0..REFILL_PAUSE {
                 std::hint::spin_loop();
             }
@@ -537,11 +542,17 @@ impl<T, E> fmt::Debug for CallbackStream<T, E> {
     }
 }
 
-/// A batch smaller than this means the blocking consumer keeps pace with the pushes
-/// (`CallbackStream::next_until`).
-const SMALL_BATCH: usize = 32;
+/// A take that finds fewer items than this (and leaves none) means the blocking consumer
+/// keeps pace with the pushes (`CallbackStream::next_until`): 32, or a bounded stream's
+/// capacity if smaller (a take that found the stream full has no reason to wait).
+fn small_batch<T>(policy: &StreamPolicy<T>) -> usize {
+    match *policy {
+        StreamPolicy::Bounded { capacity, .. } => capacity.min(32),
+        _ => 32,
+    }
+}
 
-/// `spin_loop` hints a blocking consumer pauses for after a small batch before it takes the
+/// `spin_loop` hints a blocking consumer pauses for after a small take before it takes the
 /// next: long enough for a producer in a burst to queue a few dozen items, far shorter than
 /// a park.
 const REFILL_PAUSE: u32 = 128;
