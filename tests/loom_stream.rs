@@ -641,10 +641,9 @@ enum CloseBy {
 }
 
 /// A push into a full `Bounded { capacity: 1, overflow: Reject }` stream races the
-/// stream's end or the consumer's drop. The racing push is refused,
-/// with `Full` or with the end's reason; once the end has happened before a push, that push
-/// is refused for the end's reason, never as `Full` (a producer that retries on `Full`
-/// would retry forever). Counters add up and every item is dropped exactly once.
+/// stream's end or the consumer's drop. The racing push is refused, with `Full` or with the
+/// end's reason; once the end has happened before a push, that push is refused for the
+/// end's reason, never as `Full` (a producer that retries on `Full` would retry forever). Counters add up and every item is dropped exactly once.
 fn full_push_vs_close(by: CloseBy) {
     model(move || {
         let drops = counter();
@@ -658,13 +657,12 @@ fn full_push_vs_close(by: CloseBy) {
             CloseBy::Finish => RejectReason::Ended,
             CloseBy::DropStream => RejectReason::Closed,
         };
-        let stats_source = feeder.clone();
         // The stream stays alive on this thread unless dropping it is the race.
-        let (mut kept, mut dropped) = (None, None::<CallbackStream<Val, ()>>);
-        match by {
-            CloseBy::Finish => kept = Some(stream),
-            CloseBy::DropStream => dropped = Some(stream),
-        }
+        let mut kept = Some(stream);
+        let dropped = match by {
+            CloseBy::Finish => None,
+            CloseBy::DropStream => kept.take(),
+        };
         let closer = thread::spawn(move || {
             match by {
                 CloseBy::Finish => assert!(ender.finish()),
@@ -683,12 +681,11 @@ fn full_push_vs_close(by: CloseBy) {
         let after = feeder.push(Val::counted_by(2, &drops)).unwrap_err();
         assert_eq!(after.reason(), reason, "refused as full after the end");
         drop(after);
-        let stats = stats_source.stats();
+        let stats = feeder.stats();
         assert_eq!(stats.pushed, 3);
         assert_eq!(stats.rejected, 2);
         drop(feeder);
-        drop(stats_source);
-        drop(kept.take());
+        drop(kept);
         assert_eq!(load(&drops), 3, "every item dropped exactly once");
     });
 }
