@@ -59,6 +59,16 @@
 //!   └────────────────────────────────┘
 //! ```
 //!
+//! A thread that waits blockingly ([`ForeignWait::wait_blocking`], `wait_timeout`,
+//! `wait_deadline`) on a wait that no helper has started yet runs `wait_slice` itself, on
+//! its own thread: the signal then wakes it directly (one hand-off instead of two), and a
+//! timed wait that runs out hands the foreign wait back to the pool for the other
+//! awaiters. The helper woken for a new wait leaves it to its maker for up to 50 µs
+//! unless a task polls the wait first, so a `wait_on(..).wait_blocking()` keeps the wait
+//! even when an idle pool thread is ready to take it. Starting a little later loses no
+//! signal, for the reason the gap between two slices loses none: `wait_slice` reports
+//! whether the event is signalled, not whether it fired during the call.
+//!
 //! A `wait_slice` that panics is caught: the awaiters are released (never left hanging),
 //! [`ForeignWait::panic_message`] reports it, and the pool thread survives.
 
@@ -234,7 +244,7 @@ impl Waiters {
             key,
             entry,
         };
-        submit_helper(runner.clone());
+        submit_helper(runner.clone(), true);
         runner
     }
 
@@ -343,12 +353,32 @@ impl Runner {
     }
 }
 
+/// How long a helper that picks up a new foreign wait leaves it to the thread that made
+/// it, in case that thread is about to wait blockingly (and so run it itself, one hand-off
+/// instead of two). Without it the woken helper took the wait first in about a quarter of
+/// `wait_on(..).wait_blocking()` calls (BENCHMARKS.md).
+const DIRECT_GRACE: Duration = Duration::from_micros(50);
+
 /// Hands the foreign wait to a pool helper. The helper runs it unless a blocked thread
 /// took it first (then the helper leaves at once; the thread hands it back if it stops
-/// before the end).
-fn submit_helper(runner: Runner) {
+/// before the end). `grace`: a new wait, whose maker may still come to wait blockingly;
+/// the helper gives it [`DIRECT_GRACE`] from now to do so before it takes the wait.
+fn submit_helper(runner: Runner, grace: bool) {
     let pool = Arc::clone(&runner.pool);
+    let submitted = grace.then(Instant::now);
     pool.submit(Box::new(move || {
+        if let Some(submitted) = submitted {
+            // `wait_slice` reports whether the event is signalled, not whether it fired
+            // during the call, so starting it a few microseconds later loses no signal.
+            // Yielding, so that on a single core the maker gets to run.
+            while runner.entry.has_wait_slice()
+                && !runner.entry.is_canceled()
+                && !runner.entry.is_polled()
+                && submitted.elapsed() < DIRECT_GRACE
+            {
+                crate::sync::thread::yield_now();
+            }
+        }
         if let Some(wait_slice) = runner.entry.take_wait_slice() {
             let _ = runner.run(wait_slice, None);
         }
@@ -442,7 +472,7 @@ impl ForeignWait {
             Ran::Canceled => Some(false),
             Ran::OutOfTime(wait_slice) => {
                 runner.entry.put_wait_slice(wait_slice);
-                submit_helper(runner.clone());
+                submit_helper(runner.clone(), false);
                 Some(false)
             }
         }
@@ -612,6 +642,7 @@ impl Future for ForeignWait {
     type Output = Result<(), Panicked>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.entry().mark_polled();
         match self.as_mut().project().wait.poll_wait(cx) {
             Poll::Ready(()) => Poll::Ready(self.ended()),
             Poll::Pending => Poll::Pending,

@@ -24,7 +24,7 @@ use std::time::Duration;
 use crate::core::latch::{Latch, LatchRef};
 use crate::event::AsyncEvent;
 use crate::panics::{contain, HookKind};
-use crate::sync::{lock, AtomicUsize, Mutex, OnceCell, Ordering};
+use crate::sync::{lock, AtomicBool, AtomicUsize, Mutex, OnceCell, Ordering};
 
 /// An interrupt hook: pokes a blocked foreign wait so it returns early.
 pub(crate) type Interrupt = Arc<dyn Fn() + Send + Sync>;
@@ -46,6 +46,9 @@ pub(crate) struct Foreign {
     /// waits blockingly before any helper started (one hand-off instead of two). Whoever
     /// holds it and stops before the end puts it back and hands it to the pool.
     wait_slice: Mutex<Option<WaitSlice>>,
+    /// A task has polled the wait: a helper that picks it up need not leave it to a
+    /// blocked thread first.
+    polled: AtomicBool,
 }
 
 impl Foreign {
@@ -57,6 +60,7 @@ impl Foreign {
             interrupt: Mutex::new(None),
             failure: OnceCell::new(),
             wait_slice: Mutex::new(None),
+            polled: AtomicBool::new(false),
         }
     }
 
@@ -118,6 +122,25 @@ impl Foreign {
     pub(crate) fn put_wait_slice(&self, wait_slice: WaitSlice) {
         let old = lock(&self.wait_slice).replace(wait_slice);
         debug_assert!(old.is_none(), "one foreign wait per entry");
+    }
+
+    /// Whether nobody took the foreign wait to run it yet.
+    pub(crate) fn has_wait_slice(&self) -> bool {
+        lock(&self.wait_slice).is_some()
+    }
+
+    /// Records that a task polled the wait (see [`Foreign::polled`]).
+    pub(crate) fn mark_polled(&self) {
+        // ORDERING: a hint that only shortens the helper's grace; Relaxed suffices.
+        if !self.polled.load(Ordering::Relaxed) {
+            self.polled.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a task polled the wait.
+    pub(crate) fn is_polled(&self) -> bool {
+        // ORDERING: a hint, as above.
+        self.polled.load(Ordering::Relaxed)
     }
 
     /// Takes the foreign wait to run it; `None` if a helper or a blocked thread runs it.
