@@ -32,6 +32,11 @@
 //!   distinct items each, released together by a `std::sync::Barrier` once all are
 //!   spawned. The peers close when their last sender drops; anywait's producer that is
 //!   done last (an atomic countdown) calls `finish`.
+//!
+//! Before and after each crate's benchmark the bench prints the cache-line round trip
+//! between two threads (`cache_line_round_trip`): on a small VM the host moves the vCPUs
+//! between places that share a cache and places that do not, and that moves the figures
+//! more than most code changes do (BENCHMARKS.md).
 
 use std::hint::black_box;
 use std::ops::Range;
@@ -392,14 +397,53 @@ fn group<'a, const P: usize>(
 }
 
 /// Registers one crate's benchmark: each criterion iteration is one run of `N` items.
+/// Prints the cache-line round trip between two threads just before and after it (see
+/// [`cache_line_round_trip`]).
 fn bench(
     g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     one: impl Fn() -> Duration,
 ) {
+    let before = cache_line_round_trip();
     g.bench_function(name, |b| {
         b.iter_custom(|iters| (0..iters).map(|_| one()).sum())
     });
+    let after = cache_line_round_trip();
+    eprintln!("{name}: cache-line round trip {before:.0} ns before, {after:.0} ns after");
+}
+
+/// Nanoseconds for one cache line to go to another thread and back (the median of five
+/// sets of 2 000 round trips). On a small VM it tells where the host placed the two vCPUs:
+/// sharing a cache (tens of ns) or not (hundreds), which moves every pipe's throughput
+/// and, for a stream whose consumer keeps up closely, by more than a lagging one's.
+fn cache_line_round_trip() -> f64 {
+    const TRIPS: u64 = 2_000;
+    let mut sets: Vec<f64> = (0..5)
+        .map(|_| {
+            let line = Arc::new(AtomicUsize::new(0));
+            let other = Arc::clone(&line);
+            let echo = thread::spawn(move || {
+                for i in 0..TRIPS as usize {
+                    while other.load(Ordering::Acquire) != 2 * i + 1 {
+                        std::hint::spin_loop();
+                    }
+                    other.store(2 * i + 2, Ordering::Release);
+                }
+            });
+            let start = Instant::now();
+            for i in 0..TRIPS as usize {
+                line.store(2 * i + 1, Ordering::Release);
+                while line.load(Ordering::Acquire) != 2 * i + 2 {
+                    std::hint::spin_loop();
+                }
+            }
+            let took = start.elapsed();
+            echo.join().expect("echo thread");
+            took.as_nanos() as f64 / TRIPS as f64
+        })
+        .collect();
+    sets.sort_by(f64::total_cmp);
+    sets[2]
 }
 
 /// Registers in group `$g` one bench per row `name: pipe, producer, consumer;`: each run
