@@ -370,13 +370,14 @@ fn submit_helper(runner: Runner, grace: bool) {
         if let Some(submitted) = submitted {
             // `wait_slice` reports whether the event is signalled, not whether it fired
             // during the call, so starting it a few microseconds later loses no signal.
-            // Yielding, so that on a single core the maker gets to run.
+            // Yielding, so that on a single core the maker gets to run (`std`'s: this is a
+            // pool thread, which no loom model drives).
             while runner.entry.has_wait_slice()
                 && !runner.entry.is_canceled()
                 && !runner.entry.is_polled()
                 && submitted.elapsed() < DIRECT_GRACE
             {
-                crate::sync::thread::yield_now();
+                std::thread::yield_now();
             }
         }
         if let Some(wait_slice) = runner.entry.take_wait_slice() {
