@@ -136,12 +136,18 @@ fn start_waiters(
         out.into_iter().map(|r| ("async-executor", r)).collect()
     }));
 
-    // The futures ThreadPool.
+    // The futures ThreadPool. `spawn_with_handle` hands the output to the handle from
+    // inside the task's poll, before the pool drops the spawned future; awaiting the
+    // waiter inside an `async` block drops its handle clone first, so that once every
+    // outcome is collected no clone of the value is left in a pool thread.
     {
         use futures::task::SpawnExt;
         let pool = support::futures_thread_pool(1);
         let handles: Vec<_> = (0..2)
-            .map(|_| pool.spawn_with_handle(w.future("futures-pool")).unwrap())
+            .map(|_| {
+                let waiter = w.future("futures-pool");
+                pool.spawn_with_handle(async move { waiter.await }).unwrap()
+            })
             .collect();
         joins.push(Box::new(move || {
             let out = handles

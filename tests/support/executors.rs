@@ -109,10 +109,13 @@ impl Executor {
                 futures::executor::block_on(ex.run(task))
             }
             Executor::FuturesBlockOn => futures::executor::block_on(future),
-            // A panic in the task is resumed when the handle is awaited.
-            Executor::FuturesThreadPool(pool) => {
-                futures::executor::block_on(pool.spawn_with_handle(future).unwrap())
-            }
+            // A panic in the task is resumed when the handle is awaited. `spawn_with_handle`
+            // sends the output from inside the task's poll, before the pool drops the
+            // spawned future: awaited inside an `async` block, `future` is dropped first, so
+            // whatever it owns is gone when this returns, as with the other executors.
+            Executor::FuturesThreadPool(pool) => futures::executor::block_on(
+                pool.spawn_with_handle(async move { future.await }).unwrap(),
+            ),
             Executor::Pollster => pollster::block_on(future),
             Executor::Park => park_block_on(future),
         }
