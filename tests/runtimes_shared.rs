@@ -146,6 +146,7 @@ fn start_waiters(
         let handles: Vec<_> = (0..2)
             .map(|_| {
                 let waiter = w.future("futures-pool");
+                #[allow(clippy::redundant_async_block)] // not redundant: it orders the drop
                 pool.spawn_with_handle(async move { waiter.await }).unwrap()
             })
             .collect();

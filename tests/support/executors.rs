@@ -113,6 +113,7 @@ impl Executor {
             // sends the output from inside the task's poll, before the pool drops the
             // spawned future: awaited inside an `async` block, `future` is dropped first, so
             // whatever it owns is gone when this returns, as with the other executors.
+            #[allow(clippy::redundant_async_block)] // not redundant: it orders the drop
             Executor::FuturesThreadPool(pool) => futures::executor::block_on(
                 pool.spawn_with_handle(async move { future.await }).unwrap(),
             ),
