@@ -920,7 +920,9 @@ fn a_blocked_waiter_keeps_its_new_wait_from_an_idle_helper() {
         let wait = pool.wait_on(wait_slice);
         flags.send(flag).unwrap();
         wait.wait_blocking().expect("signalled");
-        if threads.lock().unwrap().iter().all(|t| *t == me) {
+        let threads = threads.lock().unwrap();
+        assert!(!threads.is_empty(), "signalled without a slice run");
+        if threads.iter().all(|t| *t == me) {
             direct += 1;
         }
     }
