@@ -417,13 +417,13 @@ fn bench(
 /// sharing a cache (tens of ns) or not (hundreds), which moves every pipe's throughput
 /// and, for a stream whose consumer keeps up closely, by more than a lagging one's.
 fn cache_line_round_trip() -> f64 {
-    const TRIPS: u64 = 2_000;
+    const TRIPS: usize = 2_000;
     let mut sets: Vec<f64> = (0..5)
         .map(|_| {
             let line = Arc::new(AtomicUsize::new(0));
             let other = Arc::clone(&line);
             let echo = thread::spawn(move || {
-                for i in 0..TRIPS as usize {
+                for i in 0..TRIPS {
                     while other.load(Ordering::Acquire) != 2 * i + 1 {
                         std::hint::spin_loop();
                     }
@@ -431,7 +431,7 @@ fn cache_line_round_trip() -> f64 {
                 }
             });
             let start = Instant::now();
-            for i in 0..TRIPS as usize {
+            for i in 0..TRIPS {
                 line.store(2 * i + 1, Ordering::Release);
                 while line.load(Ordering::Acquire) != 2 * i + 2 {
                     std::hint::spin_loop();
